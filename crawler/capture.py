@@ -1,0 +1,191 @@
+"""The downloader middleware that turns every HTTP exchange into a WARC capture.
+
+It sits next to the download handler (order 950, above HttpCompression at 590
+and Redirect at 600), so it sees each response before anything rewrites it:
+compressed bodies stay compressed, redirects and errors are seen before the
+middlewares that consume them, robots.txt and sitemaps pass through it like
+any page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import datetime, timezone
+from http import HTTPStatus
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Headers, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.threads import deferToThread
+
+from crawler.warc import CaptureRef, Exchange, new_record_id, store_capture, warcinfo_fields
+from crawler.wire import WIRE_META_KEY
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_META_KEY = "warc_capture"
+
+# Settings recorded in each crawl's warcinfo: the ones that change what was captured.
+_WARCINFO_SETTINGS = (
+    "USER_AGENT",
+    "ROBOTSTXT_OBEY",
+    "DOWNLOAD_MAXSIZE",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_FAIL_ON_DATALOSS",
+    "RETRY_TIMES",
+    "AUTOTHROTTLE_ENABLED",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "COOKIES_ENABLED",
+)
+
+
+class WarcCaptureMiddleware:
+    def __init__(self, crawler: Crawler, archive_dir: Path, fsync: bool) -> None:
+        self.crawler = crawler
+        self.archive_dir = archive_dir
+        self.fsync = fsync
+        self.crawl_start = datetime.now(timezone.utc)
+        self.warcinfo_id = new_record_id()
+        self._warcinfo_written = False
+        self._warcinfo_lock = Lock()
+        crawler.signals.connect(self._log_summary, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        settings = crawler.settings
+        if not settings.getbool("WARC_ENABLED"):
+            raise NotConfigured("WARC_ENABLED is off")
+        return cls(crawler, Path(settings.get("ARCHIVE_DIR")), settings.getbool("ARCHIVE_FSYNC"))
+
+    def process_request(self, request: Request) -> None:
+        # A redirected request inherits its parent's meta; the parent's
+        # capture must not be mistaken for this one's.
+        request.meta.pop(CAPTURE_META_KEY, None)
+        request.meta.pop(WIRE_META_KEY, None)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        stats = self.crawler.stats
+        if "dataloss" in response.flags:
+            # A body cut short is not what the server sent; storing it would
+            # make a truncated page look whole in the archive.
+            stats.inc_value("warc/skipped_dataloss")
+            logger.warning("Not captured, body incomplete (data loss): %s", response.url)
+            return response
+        if "cached" in response.flags:
+            stats.inc_value("warc/skipped_cached")
+            return response
+        exchange = exchange_from_scrapy(request, response)
+        try:
+            ref, written = await maybe_deferred_to_future(deferToThread(self._store, exchange))
+        except OSError as e:
+            # A page that could not be archived is not passed on as if it
+            # were: the next run fetches it again.
+            stats.inc_value("warc/capture_errors")
+            logger.error("Could not write the WARC capture of %s: %s", response.url, e)
+            raise IgnoreRequest(f"WARC capture failed: {e}") from e
+        request.meta[CAPTURE_META_KEY] = ref
+        stats.inc_value("warc/captures_written" if written else "warc/captures_existing")
+        if written:
+            stats.inc_value("warc/payload_bytes", len(exchange.payload))
+        return response
+
+    def _store(self, exchange: Exchange) -> tuple[CaptureRef, bool]:
+        site = self._site_name()
+        if self._warcinfo_written:
+            return store_capture(
+                self.archive_dir, site, exchange, warcinfo_id=self.warcinfo_id, fsync=self.fsync
+            )
+        # The first file this crawl writes carries the warcinfo; the others
+        # wait for it so that no capture points to a warcinfo not yet on disk.
+        with self._warcinfo_lock:
+            info = None if self._warcinfo_written else self._warcinfo()
+            ref, written = store_capture(
+                self.archive_dir, site, exchange, warcinfo_id=self.warcinfo_id, warcinfo=info, fsync=self.fsync
+            )
+            if written:
+                self._warcinfo_written = True
+            return ref, written
+
+    def _site_name(self) -> str:
+        spider = self.crawler.spider
+        site = getattr(spider, "site", None)
+        return site.name if site is not None else spider.name
+
+    def _warcinfo(self) -> dict[str, str]:
+        settings = self.crawler.settings
+        recorded: dict[str, Any] = {f"scrapy-{k}": settings.get(k) for k in _WARCINFO_SETTINGS}
+        site = getattr(self.crawler.spider, "site", None)
+        if site is not None and site.path:
+            recorded["site-file"] = site.path
+            recorded["site-file-sha256"] = hashlib.sha256(Path(site.path).read_bytes()).hexdigest()
+        return warcinfo_fields(self._site_name(), self.crawl_start, recorded)
+
+    def _log_summary(self) -> None:
+        stats = self.crawler.stats
+        logger.info(
+            "WARC captures: %d written, %d already in the archive",
+            stats.get_value("warc/captures_written", 0),
+            stats.get_value("warc/captures_existing", 0),
+        )
+
+
+def exchange_from_scrapy(request: Request, response: Response) -> Exchange:
+    """The exchange as the server saw it, from what Scrapy and the wire handler kept."""
+    wire = request.meta.get(WIRE_META_KEY)
+    headers = _header_pairs(response.headers)
+    if wire is not None:
+        # Scrapy re-synthesizes Content-Length from the parsed length; the
+        # wire handler kept the connection headers as they were sent.
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers += wire["connection_headers"]
+        reason = wire["reason"]
+    else:
+        reason = _standard_reason(response.status)
+    parsed = urlparse_cached(request)
+    target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    request_headers = _header_pairs(request.headers)
+    if not any(k.lower() == "host" for k, _ in request_headers):
+        request_headers.insert(0, ("Host", parsed.netloc))
+    latency = float(request.meta.get("download_latency") or 0.0)
+    return Exchange(
+        uri=response.url,
+        status=response.status,
+        payload=response.body,
+        date=datetime.fromtimestamp(time.time() - latency, timezone.utc),
+        protocol=response.protocol or "HTTP/1.1",
+        reason=reason,
+        response_headers=headers,
+        method=request.method,
+        request_target=target,
+        request_headers=request_headers,
+        request_body=request.body,
+        ip_address=str(response.ip_address) if response.ip_address else None,
+    )
+
+
+def _header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    # getlist keeps every value of a repeated header (Set-Cookie), which
+    # headers[key] would not.
+    return [(_text(k), _text(v)) for k in headers for v in headers.getlist(k)]
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _standard_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -1,0 +1,34 @@
+"""`scrapy crawl`, checking the site file before the crawler starts.
+
+The spider would reject a bad site file too, but only once the crawl is
+being set up, with a traceback; a scheduled job should get one clear line
+naming the file and the key, and no request sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from crawler.sites import SiteFileError, load_site
+from spiders.news import NewsSpider
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) == 1 and self.crawler_process is not None:
+            try:
+                spider_cls = self.crawler_process.spider_loader.load(args[0])
+            except KeyError as e:
+                raise UsageError(f"no spider named {args[0]!r} (see `scrapy list`)", print_help=False) from e
+            if issubclass(spider_cls, NewsSpider):
+                ref = opts.spargs.get("site") or spider_cls.site_ref
+                if not ref:
+                    raise UsageError("the news spider needs a site: -a site=NAME_OR_PATH", print_help=False)
+                try:
+                    load_site(ref)
+                except SiteFileError as e:
+                    raise UsageError(str(e), print_help=False) from e
+        super().run(args, opts)

@@ -1,0 +1,61 @@
+"""Project settings: every default in one place. Override any with `-s NAME=VALUE`."""
+
+from __future__ import annotations
+
+BOT_NAME = "arshif"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+COMMANDS_MODULE = "crawler.commands"
+ADDONS = {"crawler.addon.ArshifAddon": 0}
+
+# --- Where everything goes -------------------------------------------------
+ARCHIVE_DIR = "archive"
+# fsync each archive file before it is published: a power cut then cannot
+# leave an empty file under a final name. Off only for throwaway runs.
+ARCHIVE_FSYNC = True
+
+# --- Politeness --------------------------------------------------------------
+# The User-Agent names the project and a page where a site owner can reach
+# whoever runs the crawl: set CONTACT_URL to yours.
+CONTACT_URL = "https://example.org/arshif-crawler-contact"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_DELAY = 0.5
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "ar,en;q=0.5",
+}
+# An unattended scheduled crawl opens no listening ports.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# --- Capture -----------------------------------------------------------------
+WARC_ENABLED = True
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.wire.WireHTTP11DownloadHandler",
+    "https": "crawler.wire.WireHTTP11DownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Above HttpCompression (590) and Redirect (600): sees the wire bytes.
+    "crawler.capture.WarcCaptureMiddleware": 950,
+}
+
+# --- Text -------------------------------------------------------------------
+TEXT_ENABLED = True
+# Extraction processes; 0 = one per core.
+TEXT_WORKERS = 0
+ITEM_PIPELINES = {
+    "pipelines.text.ArticlePipeline": 300,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

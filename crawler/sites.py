@@ -1,0 +1,161 @@
+"""Site files: the TOML description of one news site, and the registry of bundled ones.
+
+A site file is validated whole before the crawler sends anything, so that a
+typo in a scheduled job fails loudly at start instead of crawling the wrong
+pages for hours.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BUNDLED_DIR = Path(__file__).parent / "sites"
+
+_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+_REQUIRED = ("name", "allowed_domains", "start_urls", "article_pattern")
+_OPTIONAL = ("sitemap_urls", "feed_urls", "follow_pattern", "max_pages", "boilerplate")
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be used; the message names the file and the key."""
+
+    def __init__(self, path: Path | str, key: str | None, problem: str) -> None:
+        self.path = str(path)
+        self.key = key
+        where = f"{self.path}: key '{key}'" if key else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    allowed_domains: tuple[str, ...]
+    start_urls: tuple[str, ...]
+    article_pattern: re.Pattern[str]
+    sitemap_urls: tuple[str, ...] = ()
+    feed_urls: tuple[str, ...] = ()
+    follow_pattern: re.Pattern[str] | None = None
+    max_pages: int = 0
+    boilerplate: tuple[str, ...] = ()
+    path: str = field(default="", compare=False)
+
+    def is_article(self, url: str) -> bool:
+        return self.article_pattern.search(url) is not None
+
+    def should_follow(self, url: str) -> bool:
+        return self.follow_pattern is not None and self.follow_pattern.search(url) is not None
+
+    def owns(self, url: str) -> bool:
+        """True when the URL's host is one of allowed_domains or a subdomain of one."""
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
+
+def bundled_site_names() -> list[str]:
+    return sorted(p.stem for p in BUNDLED_DIR.glob("*.toml"))
+
+
+def resolve_site_path(name_or_path: str) -> Path:
+    """A bundled site name, else a path to a TOML file."""
+    if _NAME_RE.match(name_or_path) and (BUNDLED_DIR / f"{name_or_path}.toml").is_file():
+        return BUNDLED_DIR / f"{name_or_path}.toml"
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(bundled_site_names())
+        raise SiteFileError(
+            name_or_path, None, f"no such site file, and not a bundled site (bundled: {known})"
+        )
+    return path
+
+
+def load_site(name_or_path: str) -> Site:
+    path = resolve_site_path(name_or_path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise SiteFileError(path, None, f"not valid TOML: {e}") from e
+    return parse_site(data, path)
+
+
+def all_bundled_sites() -> list[Site]:
+    return [load_site(name) for name in bundled_site_names()]
+
+
+def parse_site(data: dict[str, Any], path: Path | str = "<site>") -> Site:
+    unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        allowed = ", ".join(_REQUIRED + _OPTIONAL)
+        raise SiteFileError(path, unknown[0], f"unknown key (allowed keys: {allowed})")
+    for key in _REQUIRED:
+        if key not in data:
+            raise SiteFileError(path, key, "required key is missing")
+
+    name = _typed(data, "name", str, path)
+    if not _NAME_RE.match(name):
+        raise SiteFileError(path, "name", f"{name!r} must match [a-z0-9_]+ (it is used in paths)")
+    domains = tuple(d.lower().strip(".") for d in _str_list(data, "allowed_domains", path))
+    if not domains or not all(domains):
+        raise SiteFileError(path, "allowed_domains", "must list at least one domain")
+    for d in domains:
+        if "/" in d or ":" in d:
+            raise SiteFileError(path, "allowed_domains", f"{d!r} is not a bare domain name")
+
+    site = Site(
+        name=name,
+        allowed_domains=domains,
+        start_urls=_str_list(data, "start_urls", path),
+        article_pattern=_regex(data, "article_pattern", path),
+        sitemap_urls=_str_list(data, "sitemap_urls", path),
+        feed_urls=_str_list(data, "feed_urls", path),
+        follow_pattern=_regex(data, "follow_pattern", path) if "follow_pattern" in data else None,
+        max_pages=_typed(data, "max_pages", int, path, default=0),
+        boilerplate=_str_list(data, "boilerplate", path),
+        path=str(path),
+    )
+    if site.max_pages < 0:
+        raise SiteFileError(path, "max_pages", "must be 0 (no limit) or a positive number")
+    if not (site.start_urls or site.sitemap_urls or site.feed_urls):
+        raise SiteFileError(path, "start_urls", "no start, sitemap or feed URL to begin from")
+    for key in ("start_urls", "sitemap_urls", "feed_urls"):
+        for url in getattr(site, key):
+            _check_url(site, key, url, path)
+    return site
+
+
+def _check_url(site: Site, key: str, url: str, path: Path | str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise SiteFileError(path, key, f"{url!r}: only http and https URLs can be crawled")
+    if not site.owns(url):
+        raise SiteFileError(path, key, f"{url!r} is outside allowed_domains {list(site.allowed_domains)}")
+
+
+def _typed(data: dict[str, Any], key: str, kind: type, path: Path | str, default: Any = None) -> Any:
+    if key not in data:
+        return default
+    value = data[key]
+    # bool is an int in Python; a site file saying max_pages = true is a mistake.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SiteFileError(path, key, f"must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _str_list(data: dict[str, Any], key: str, path: Path | str) -> tuple[str, ...]:
+    value = _typed(data, key, list, path, default=[])
+    if not all(isinstance(v, str) for v in value):
+        raise SiteFileError(path, key, "must be a list of strings")
+    return tuple(value)
+
+
+def _regex(data: dict[str, Any], key: str, path: Path | str) -> re.Pattern[str]:
+    pattern = _typed(data, key, str, path)
+    try:
+        return re.compile(pattern)
+    except re.error as e:
+        raise SiteFileError(path, key, f"bad regular expression {pattern!r}: {e}") from e

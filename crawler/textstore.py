@@ -1,0 +1,56 @@
+"""The text store and the manifest entry that describes a stored text."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crawler.atomic import hashed_path, publish_bytes
+from crawler.warc import CaptureRef
+
+
+@dataclass(frozen=True)
+class Document:
+    """What extraction makes of one article page."""
+
+    text: str  # NFC, paragraphs separated by one blank line, one final newline
+    title: str | None
+    published: str | None
+    author: str | None
+    language: str | None
+    canonical_url: str
+
+
+@dataclass(frozen=True)
+class StoredText:
+    sha256: str
+    path: str  # relative to ARCHIVE_DIR
+    written: bool
+
+
+def store_text(archive_dir: Path, site: str, text: str, *, fsync: bool = True) -> StoredText:
+    """Write text/<site>/<t[0:2]>/<t>.txt, t = SHA-256 of the file's own bytes; never twice."""
+    data = text.encode("utf-8")
+    sha = hashlib.sha256(data).hexdigest()
+    path = hashed_path(archive_dir / "text" / site, sha, ".txt")
+    written = publish_bytes(path, data, fsync=fsync)
+    return StoredText(sha, path.relative_to(archive_dir).as_posix(), written)
+
+
+def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, capture: CaptureRef | None) -> dict[str, Any]:
+    return {
+        "url": url,
+        "canonical_url": doc.canonical_url,
+        "site": site,
+        "sha256": stored.sha256,
+        "path": stored.path,
+        "title": doc.title,
+        "published": doc.published,
+        "author": doc.author,
+        "language": doc.language,
+        "fetched_at": capture.date if capture else None,
+        "warc": capture.path if capture else None,
+        "warc_record_id": capture.record_id if capture else None,
+    }

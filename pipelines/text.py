@@ -1,0 +1,97 @@
+"""The article pipeline: extraction in a process pool, then the text store and the manifest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from crawler.capture import CAPTURE_META_KEY
+from crawler.extract import NoDocument, extract_document
+from crawler.items import ArticleItem
+from crawler.manifest import Manifest
+from crawler.textstore import Document, manifest_entry, store_text
+from crawler.warc import CaptureRef
+
+logger = logging.getLogger(__name__)
+
+
+class ArticlePipeline:
+    """Turns each article response into a stored text and a manifest line.
+
+    Extraction is CPU work: it runs in worker processes (TEXT_WORKERS, one
+    per core by default), so that a slow page never holds up the reactor
+    and both downloads and extraction use every core.
+    """
+
+    def __init__(self, crawler: Crawler, archive_dir: Path, workers: int, fsync: bool) -> None:
+        self.crawler = crawler
+        self.archive_dir = archive_dir
+        self.workers = workers
+        self.fsync = fsync
+        self.pool: ProcessPoolExecutor | None = None
+        self.manifest: Manifest | None = None
+        crawler.signals.connect(self.close, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArticlePipeline:
+        settings = crawler.settings
+        if not settings.getbool("TEXT_ENABLED"):
+            raise NotConfigured("TEXT_ENABLED is off")
+        workers = settings.getint("TEXT_WORKERS") or os.cpu_count() or 1
+        return cls(crawler, Path(settings.get("ARCHIVE_DIR")), workers, settings.getbool("ARCHIVE_FSYNC"))
+
+    def open_spider(self) -> None:
+        # forkserver: forking a process that runs the reactor and a thread
+        # pool would copy their locks mid-use.
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+        self.manifest = Manifest(self.archive_dir / "manifest.jsonl", fsync=self.fsync)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.manifest is not None:
+            self.manifest.close()
+            self.manifest = None
+
+    async def process_item(self, item: ArticleItem) -> ArticleItem:
+        if not isinstance(item, ArticleItem):
+            return item
+        stats = self.crawler.stats
+        response = item.response
+        if response.status != 200:
+            stats.inc_value("text/no_document/status")
+            return item
+        assert self.pool is not None
+        site = self.crawler.spider.site
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        future = self.pool.submit(extract_document, response.url, content_type, response.body, site.boilerplate)
+        result = await asyncio.wrap_future(future)
+        if isinstance(result, NoDocument):
+            stats.inc_value(f"text/no_document/{result.reason}")
+            logger.info("No document from %s: %s", response.url, result.detail)
+            return item
+        capture = response.meta.get(CAPTURE_META_KEY)
+        file_written, line_appended = await maybe_deferred_to_future(
+            deferToThread(self._store, item, result, capture)
+        )
+        if file_written:
+            stats.inc_value("text/files_written")
+        stats.inc_value("text/documents_new" if line_appended else "text/documents_unchanged")
+        return item
+
+    def _store(self, item: ArticleItem, doc: Document, capture: CaptureRef | None) -> tuple[bool, bool]:
+        assert self.manifest is not None
+        stored = store_text(self.archive_dir, item.site, doc.text, fsync=self.fsync)
+        entry = manifest_entry(doc, url=item.url, site=item.site, stored=stored, capture=capture)
+        return stored.written, self.manifest.append(entry)

@@ -1,0 +1,89 @@
+"""The text store, atomic publishing and the manifest, with real files and real processes."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from crawler.atomic import publish
+from crawler.manifest import REQUIRED_KEYS, Manifest, read_manifest
+from crawler.textstore import store_text
+
+
+def entry(url: str, sha: str) -> dict[str, object]:
+    return {key: None for key in REQUIRED_KEYS} | {"url": url, "sha256": sha, "site": "s"}
+
+
+def test_text_is_stored_once_under_its_own_hash(tmp_path: Path) -> None:
+    first = store_text(tmp_path, "site", "نص\n")
+    again = store_text(tmp_path, "site", "نص\n")
+    assert first.written and not again.written and first == again.__class__(first.sha256, first.path, True)
+    data = (tmp_path / first.path).read_bytes()
+    import hashlib
+
+    assert hashlib.sha256(data).hexdigest() == first.sha256
+    assert first.path == f"text/site/{first.sha256[:2]}/{first.sha256}.txt"
+
+
+def test_a_crash_mid_write_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    target = tmp_path / "ab" / "abc.txt"
+
+    def crash(f: object) -> None:
+        f.write(b"half of it")  # type: ignore[attr-defined]
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        publish(target, crash)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_manifest_appends_each_pair_once_and_remembers_across_opens(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    m = Manifest(path, fsync=False)
+    assert m.append(entry("u1", "a"))
+    assert not m.append(entry("u1", "a"))
+    assert m.append(entry("u1", "b"))  # the article changed
+    assert m.append(entry("u2", "a"))  # the same text under another URL
+    m.close()
+    reopened = Manifest(path, fsync=False)
+    assert not reopened.append(entry("u1", "b"))
+    reopened.close()
+    assert [(e["url"], e["sha256"]) for e in read_manifest(path)] == [("u1", "a"), ("u1", "b"), ("u2", "a")]
+
+
+def test_a_torn_last_line_is_removed_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    good = json.dumps(entry("u1", "a"), sort_keys=True) + "\n"
+    path.write_text(good + '{"url": "u2", "sha2')
+    m = Manifest(path, fsync=False)
+    assert m.append(entry("u3", "c"))
+    m.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line) for line in lines)
+
+
+def _append_many(path: str, worker: int) -> None:
+    m = Manifest(Path(path), fsync=False)
+    for i in range(200):
+        # every worker offers the same 100 shared pairs and 100 of its own
+        m.append(entry(f"shared{i % 100}", "x") if i % 2 else entry(f"own{worker}-{i}", "y"))
+    m.close()
+
+
+def test_processes_appending_to_one_manifest_never_tear_or_repeat_lines(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(str(path), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    entries = read_manifest(path)
+    pairs = [(e["url"], e["sha256"]) for e in entries]
+    assert len(pairs) == len(set(pairs)) == 4 * 100 + 50
+    assert path.read_bytes().endswith(b"\n")
