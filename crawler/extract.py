@@ -26,6 +26,13 @@ from crawler.textstore import Document
 # Share of U+FFFD among the decoded characters above which a page's declared
 # charset is taken to be a lie: the text would be mojibake.
 _MAX_REPLACEMENT_RATIO = 0.01
+# trafilatura folds every Unicode space into " "; the no-break and thin
+# spaces a site typed are part of its text, so they cross it disguised as
+# private-use characters.
+_UNICODE_SPACES = "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_PROTECT = {ord(c): 0xF0000 + i for i, c in enumerate(_UNICODE_SPACES)}
+_RESTORE = {v: k for k, v in _PROTECT.items()}
+_HTML_SPACE_RE = re.compile(r"[ \t\n\r\f]+")
 _BLOCKS = {"p", "head", "quote", "item", "cell", "code"}
 
 
@@ -76,6 +83,11 @@ def body_paragraphs(tree: html.HtmlElement, url: str) -> list[str]:
     for element in list(pruned.iter(etree.Element)):
         if element.getparent() is not None and is_container_boilerplate(element):
             element.drop_tree()
+    for element in pruned.iter():
+        if element.text:
+            element.text = element.text.translate(_PROTECT)
+        if element.tail:
+            element.tail = element.tail.translate(_PROTECT)
     result = trafilatura.bare_extraction(
         pruned,
         url=url,
@@ -91,7 +103,7 @@ def body_paragraphs(tree: html.HtmlElement, url: str) -> list[str]:
     body = getattr(result, "body", None)
     if body is None:
         return []
-    return [p for p in _block_texts(body) if p]
+    return [p.translate(_RESTORE) for p in _block_texts(body) if p]
 
 
 def _block_texts(body: etree._Element) -> Iterator[str]:
@@ -123,4 +135,5 @@ def _lines(element: etree._Element) -> list[str]:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    # HTML collapses only ASCII white space; a no-break space is the site's text.
+    return _HTML_SPACE_RE.sub(" ", text).strip(" \t\n\r\f")

@@ -157,6 +157,8 @@ def _records(warc_file: Path, summary: RebuildSummary) -> Iterator[tuple[Any, in
                     yield record, offset
                 return
             except Exception as e:  # noqa: BLE001 - warcio, zlib and parse errors alike
+                # records.offset is still the start of the record being read
+                offset = max(offset, records.offset)
                 _error(summary, warc_file, offset, e)
             start = _next_gzip_member(f, offset + 1)
             if start is None:
@@ -272,7 +274,7 @@ class _EarliestEntries:
         self._spill.close()
 
 
-def log_progress(every: float = 10.0) -> Callable[[int], None]:
+def log_progress(every: float) -> Callable[[int], None]:
     """Periodic log lines with records/s, for runs with no terminal attached."""
     start = last = time.monotonic()
     count = 0

@@ -64,7 +64,7 @@ class Command(ScrapyCommand):
                 site_for,
                 workers=opts.workers,
                 fsync=self.settings.getbool("ARCHIVE_FSYNC"),
-                progress=bar.update if bar is not None else log_progress(),
+                progress=bar.update if bar is not None else log_progress(self.settings.getfloat("LOGSTATS_INTERVAL")),
             )
         finally:
             if bar is not None:

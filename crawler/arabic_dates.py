@@ -1,0 +1,147 @@
+"""Publication dates as Arabic news sites print them.
+
+Levantine/Iraqi month names (كانون الثاني، شباط ...), Egyptian/Gulf ones
+(يناير، فبراير ...), Maghreb ones (جانفي، فيفري ...), Arabic-Indic digits,
+weekday prefixes, and numeric forms such as "2022.02.10 | 10:00 دمشق".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_HARAKAT_RE = re.compile("[\u064b-\u0652\u0670\u0640]")
+
+_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        "كانون الثاني|يناير|جانفي|ينير",
+        "شباط|فبراير|فيفري|فبرير",
+        "اذار|مارس",
+        "نيسان|ابريل|افريل|أبريل",
+        "ايار|مايو|ماي",
+        "حزيران|يونيو|يونيه|جوان|يونيو",
+        "تموز|يوليو|يوليه|جويلية|يوليوز",
+        "اب|اغسطس|اوت|غشت",
+        "ايلول|سبتمبر|شتنبر",
+        "تشرين الاول|اكتوبر",
+        "تشرين الثاني|نوفمبر|نونبر",
+        "كانون الاول|ديسمبر|دجنبر",
+    ),
+    start=1,
+):
+    for _name in _names.split("|"):
+        _MONTHS[_name.translate(str.maketrans("أإآ", "ااا"))] = _number
+
+# Longest names first, so that "كانون الثاني" wins over a shorter match and
+# "ماي" never matches inside "مايو".
+_MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_WEEKDAYS = "الاحد|الاثنين|الثلاثاء|الاربعاء|الخميس|الجمعة|السبت"
+
+# Fixed offsets; summer time is not modelled.
+CITY_OFFSETS = {
+    "دمشق": "+02:00",
+    "بيروت": "+02:00",
+    "القاهرة": "+02:00",
+    "عمان": "+02:00",
+    "القدس": "+02:00",
+    "اسطنبول": "+03:00",
+    "الرياض": "+03:00",
+    "بغداد": "+03:00",
+    "الدوحة": "+03:00",
+    "الكويت": "+03:00",
+    "مكة المكرمة": "+03:00",
+    "دبي": "+04:00",
+    "ابوظبي": "+04:00",
+    "ابو ظبي": "+04:00",
+    "غرينتش": "+00:00",
+    "GMT": "+00:00",
+    "UTC": "+00:00",
+}
+
+_WORD_DATE_RE = re.compile(
+    rf"(?<![\w])(?:(?:{_WEEKDAYS})\s*[،,]?\s*)?(?P<day>\d{{1,2}})\s*(?:من\s+)?(?P<month>{_MONTH_ALT})"
+    rf"(?:\s*[/(]\s*(?:{_MONTH_ALT})\s*\)?)?\s*[،,]?\s*(?P<year>\d{{4}})(?!\d)"
+)
+_YMD_RE = re.compile(r"(?<!\d)(?P<year>\d{4})[./-](?P<month>\d{1,2})[./-](?P<day>\d{1,2})(?!\d)")
+_DMY_RE = re.compile(r"(?<!\d)(?P<day>\d{1,2})[./-](?P<month>\d{1,2})[./-](?P<year>\d{4})(?!\d)")
+_TIME_RE = re.compile(
+    r"(?<![\d:])(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?(?![\d:])"
+    r"(?:\s*(?P<ampm>صباحا|مساء|مساءا|ص|م)(?![\w]))?"
+)
+_OFFSET_RE = re.compile(r"(?:GMT|UTC|غرينتش)\s*(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
+
+
+def normalize_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits to ASCII."""
+    return text.translate(_DIGITS)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _HARAKAT_RE.sub("", normalize_digits(text))
+    return text.translate(str.maketrans("أإآ", "ااا"))
+
+
+def parse_arabic_date(text: str) -> str | None:
+    """ISO 8601 of the first full date in a visible date line, or None.
+
+    "YYYY-MM-DD" for a date alone; with a time near it,
+    "YYYY-MM-DDTHH:MM:SS", plus the offset when the line names a known city
+    or gives one ("GMT+3").
+    """
+    folded = _fold(text)
+    found = _find_date(folded)
+    if found is None:
+        return None
+    day, start, end = found
+    time_match = _nearest_time(folded, start, end)
+    if time_match is None:
+        return day.isoformat()
+    hour, minute = int(time_match["hour"]), int(time_match["minute"])
+    second = int(time_match["second"] or 0)
+    ampm = time_match["ampm"]
+    if ampm in ("م", "مساء", "مساءا") and hour < 12:
+        hour += 12
+    elif ampm in ("ص", "صباحا") and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59 or second > 59:
+        return day.isoformat()
+    stamp = f"{day.isoformat()}T{hour:02d}:{minute:02d}:{second:02d}"
+    return stamp + (_offset(folded) or "")
+
+
+def _find_date(text: str) -> tuple[date, int, int] | None:
+    candidates = []
+    for pattern, month_is_name in ((_WORD_DATE_RE, True), (_YMD_RE, False), (_DMY_RE, False)):
+        for m in pattern.finditer(text):
+            month = _MONTHS[m["month"]] if month_is_name else int(m["month"])
+            try:
+                candidates.append((m.start(), date(int(m["year"]), month, int(m["day"])), m.end()))
+            except ValueError:
+                continue
+    if not candidates:
+        return None
+    start, day, end = min(candidates, key=lambda c: c[0])
+    return day, start, end
+
+
+def _nearest_time(text: str, start: int, end: int) -> re.Match[str] | None:
+    # A time counts only close to its date: within a few words either side.
+    best = None
+    for m in _TIME_RE.finditer(text):
+        distance = m.start() - end if m.start() >= end else start - m.end()
+        if 0 <= distance <= 25 and (best is None or distance < best[0]):
+            best = (distance, m)
+    return best[1] if best else None
+
+
+def _offset(text: str) -> str | None:
+    if m := _OFFSET_RE.search(text):
+        return f"{m['sign']}{int(m['hours']):02d}:{m['minutes'] or '00'}"
+    for city, offset in CITY_OFFSETS.items():
+        if re.search(rf"(?<![\w]){re.escape(city)}(?![\w])", text):
+            return offset
+    return None
