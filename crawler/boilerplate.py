@@ -24,7 +24,7 @@ CONTAINER_WORDS = frozenset(
     share sharing sharer social socials related relatedposts yarpp tags tagcloud comments
     respond newsletter subscribe subscription resizer breadcrumb breadcrumbs caption
     figcaption sidebar widget widgets ticker advert advertisement ads sponsored trending
-    byline pagination pager
+    byline pagination pager author source
     """.split()
 )
 CONTAINER_NAMES = frozenset(

@@ -1,0 +1,1 @@
+"""The offline demo site: `python -m crawler.demosite --port 8765`."""
