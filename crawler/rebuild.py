@@ -129,12 +129,12 @@ def _jobs(
     progress: Callable[[int], None] | None,
 ) -> Iterator[_Job]:
     for warc_file in files:
-        for record, offset in _records(warc_file, summary):
+        for record, payload, offset in _records(warc_file, summary):
             summary.records_read += 1
             if progress:
                 progress(1)
             try:
-                job = _job_for(record, warc_file, site_for, summary)
+                job = _job_for(record, payload, warc_file, site_for, summary)
             except Exception as e:  # noqa: BLE001 - a broken record is reported and skipped
                 _error(summary, warc_file, offset, e)
                 continue
@@ -142,8 +142,8 @@ def _jobs(
                 yield job
 
 
-def _records(warc_file: Path, summary: RebuildSummary) -> Iterator[tuple[Any, int]]:
-    """Every readable record with its offset; past a corrupt one, resume at the next gzip member."""
+def _records(warc_file: Path, summary: RebuildSummary) -> Iterator[tuple[Any, bytes, int]]:
+    """Every whole record, its raw payload and its offset; past a broken one, resume at the next gzip member."""
     start = 0
     with warc_file.open("rb") as f:
         while True:
@@ -154,7 +154,12 @@ def _records(warc_file: Path, summary: RebuildSummary) -> Iterator[tuple[Any, in
                 for record in records:
                     # Before the record is consumed, offset is where it starts.
                     offset = records.offset
-                    yield record, offset
+                    payload = record.raw_stream.read()
+                    # A cut-off file reads as a short record, not as an
+                    # error: the reader still expects the promised bytes.
+                    if missing := getattr(record.raw_stream, "limit", 0):
+                        raise EOFError(f"record truncated, {missing} bytes missing")
+                    yield record, payload, offset
                 return
             except Exception as e:  # noqa: BLE001 - warcio, zlib and parse errors alike
                 # records.offset is still the start of the record being read
@@ -175,13 +180,14 @@ def _next_gzip_member(f: Any, after: int) -> int | None:
 
 
 def _error(summary: RebuildSummary, warc_file: Path, offset: int, e: Exception) -> None:
-    message = f"{warc_file}: offset {offset}: {type(e).__name__}: {e}"
+    detail = str(e).encode("ascii", "backslashreplace").decode()[:300]
+    message = f"{warc_file}: offset {offset}: {type(e).__name__}: {detail}"
     logger.error("skipped, unreadable: %s", message)
     summary.errors.append(message)
 
 
 def _job_for(
-    record: Any, warc_file: Path, site_for: Callable[[str], Site | None], summary: RebuildSummary
+    record: Any, raw: bytes, warc_file: Path, site_for: Callable[[str], Site | None], summary: RebuildSummary
 ) -> _Job | None:
     if record.rec_type != "response":
         return None
@@ -197,7 +203,6 @@ def _job_for(
     if http is None or http.get_statuscode() != "200":
         summary.skipped["status"] += 1
         return None
-    raw = record.raw_stream.read()
     encodings = [v.encode("latin-1") for k, v in http.headers if k.lower() == "content-encoding"]
     body = _decode_content(raw, encodings)
     capture = CaptureRef(

@@ -59,9 +59,14 @@ class _WireAgent(_ScrapyAgent):
 
 
 def _connection_headers(txresponse: Any) -> list[tuple[str, str]]:
-    # TransportProxyProducer -> TCP transport (or TLS wrapper) -> HTTP11ClientProtocol -> parser
+    # TransportProxyProducer -> TCP transport -> protocol wrappers (endpoint,
+    # TLS) -> HTTP11ClientProtocol, whose parser holds the connection headers.
     transport = getattr(getattr(txresponse, "_transport", None), "_producer", None)
-    protocol = getattr(transport, "wrappedProtocol", None) or getattr(transport, "protocol", None)
+    protocol = getattr(transport, "protocol", None)
+    for _ in range(4):
+        if protocol is None or hasattr(protocol, "_parser"):
+            break
+        protocol = getattr(protocol, "_wrappedProtocol", None) or getattr(protocol, "wrappedProtocol", None)
     headers = getattr(getattr(protocol, "_parser", None), "connHeaders", None)
     if headers is None:
         return []

@@ -250,3 +250,29 @@ def _quoted(path: str) -> str:
     from crawler.urls import canonical_url
 
     return canonical_url("http://x" + path)[len("http://x") :]
+
+
+@pytest.mark.parametrize("fail_on_dataloss", ["True", "False"], ids=["fail_on_dataloss", "allow_dataloss"])
+def test_a_response_cut_short_is_not_captured(tmp_path: Path, server: FixtureServer, fail_on_dataloss: str) -> None:
+    broken = server.url + "/broken/"
+    site = write_site(tmp_path, server.url, start_urls=[broken], sitemap_urls=[], feed_urls=[], article_pattern="/broken/")
+    archive = tmp_path / "archive"
+    result = crawl(site, archive, settings={"DOWNLOAD_FAIL_ON_DATALOSS": fail_on_dataloss, "RETRY_TIMES": "0"})
+    assert "/broken/" in server.requested_paths()
+    captured = {r["headers"].get_header("WARC-Target-URI") for r in responses(read_captures(archive))}
+    assert broken not in captured
+    assert server.url + "/robots.txt" in captured
+    if fail_on_dataloss == "False":
+        from tests.conftest import stat
+
+        assert stat(result, "warc/skipped_dataloss") == 1
+
+
+def test_the_same_url_status_and_payload_twice_is_one_file(tmp_path: Path, server: FixtureServer) -> None:
+    """robots.txt is fetched by the robots middleware and again as a sitemap source: one capture."""
+    site = write_site(tmp_path, server.url, start_urls=[], feed_urls=[], sitemap_urls=[server.url + "/robots.txt"])
+    archive = tmp_path / "archive"
+    crawl(site, archive, settings={"TEXT_ENABLED": "False"})
+    assert server.requested_paths().count("/robots.txt") == 2
+    robots = [r for r in responses(read_captures(archive)) if r["headers"].get_header("WARC-Target-URI").endswith("/robots.txt")]
+    assert len(robots) == 1

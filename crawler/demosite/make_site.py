@@ -313,7 +313,7 @@ def main() -> None:
             "syria",
             [(raw_path(by_id["s1"]), by_id["s1"]["title"]), (url_path(by_id["s2"]) + "?utm_source=facebook&utm_medium=social", by_id["s2"]["title"]),
              (raw_path(by_id["s3"]) + "#comments", by_id["s3"]["title"]), ("/syria/news", "المزيد من الأخبار"),
-             ("/private/2022/02/internal-memo/", "مذكرة داخلية"), ("/private/" + quote("مسودة-خبر"), "مسودة")],
+             ("/private/2022/02/internal-memo/", "مذكرة داخلية"), ("/syria/node/9001", "معاينة خبر قبل النشر")],
         ),
     )
     write(
@@ -340,7 +340,7 @@ def main() -> None:
         "syria/news-page-2.html",
         listing("أخبار - الصفحة 3", "syria", [(raw_path(by_id["s1"]) + "?fbclid=IwAR0xyz", by_id["s1"]["title"])]),
     )
-    write("syria/sitemap.xml", urlset([url_path(a) for a in syria] + ["/private/2022/02/internal-memo/"]))
+    write("syria/sitemap.xml", urlset([url_path(a) for a in syria] + ["/syria/node/9001"]))
     entries = "".join(
         f'<entry><title>{E(a["title"])}</title><link rel="alternate" href="{{{{ORIGIN}}}}{url_path(a)}"/>'
         f"<id>{{{{ORIGIN}}}}{url_path(a)}</id><updated>2022-02-20T00:00:00Z</updated></entry>\n"
@@ -362,6 +362,7 @@ def main() -> None:
         ("{{OTHER_ORIGIN}}/wp/2022/01/27/offsite-story/", "خبر من موقع آخر"),
         ("/wp/wp-admin/post.php?post=101", "تحرير"),
         ("/private/2022/01/secret/", "سري"),
+        ("/wp/2022/01/28/embargoed-story/", "خبر محظور النشر حتى موعده"),
     ]
     next_page = '<nav class="navigation pagination"><a class="next page-numbers" href="/wp/page/2/">التالي</a></nav>'
     write("wp/index.html", listing("الاتحاد برس", "wp", home_links, '<link rel="next" href="/wp/page/2/">', next_page))
@@ -384,7 +385,7 @@ def main() -> None:
     write("wp/2022/01/26/report.pdf", _tiny_pdf())
     routes["/wp/2022/01/26/report.pdf"] = {"gzip": False}
     write("wp/wp-sitemap.xml", sitemapindex(["/wp/wp-sitemap-posts-post-1.xml", "/wp/wp-sitemap-posts-post-2.xml.gz"]))
-    write("wp/wp-sitemap-posts-post-1.xml", urlset([url_path(a) for a in wp[:3]] + ["/private/2022/01/secret/"]))
+    write("wp/wp-sitemap-posts-post-1.xml", urlset([url_path(a) for a in wp[:3]] + ["/wp/2022/01/28/embargoed-story/"]))
     write("wp/wp-sitemap-posts-post-2.xml.gz", gzip.compress(urlset([url_path(a) for a in wp[3:]]).encode(), mtime=0))
     routes["/wp/wp-sitemap-posts-post-2.xml.gz"] = {"gzip": False}
     items = "".join(
@@ -402,7 +403,14 @@ def main() -> None:
     write("private/2022/02/internal-memo/index.html", listing("سري", "syria", []))
 
     # --- shared: robots.txt, portal, root sitemap index, a truncated response
-    write("robots.txt", "User-agent: *\nDisallow: /private/\nDisallow: /wp/wp-admin/\n\nSitemap: {{ORIGIN}}/sitemap.xml\n")
+    write(
+        "robots.txt",
+        "User-agent: *\nDisallow: /private/\nDisallow: /wp/wp-admin/\n"
+        "# unpublished: previews and embargoed stories\nDisallow: /syria/node/9\nDisallow: /wp/2022/01/28/\n\n"
+        "Sitemap: {{ORIGIN}}/sitemap.xml\n",
+    )
+    write("syria/node/9001.html", syria_video_page())
+    write("wp/2022/01/28/embargoed-story/index.html", listing("محظور", "wp", []))
     write("index.html", listing("بوابة الأخبار", "syria", [("/syria/", SYRIA_NAME), ("/wp/", WP_NAME)]))
     write("sitemap.xml", sitemapindex(["/syria/sitemap.xml", "/wp/wp-sitemap.xml"]))
     routes["/broken/"] = {"file": "wp/2022/01/index.html", "truncate": True}
