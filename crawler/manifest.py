@@ -44,7 +44,7 @@ def manifest_line(entry: dict[str, Any]) -> bytes:
     return (json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def _pair_key(url: str, sha256: str) -> bytes:
+def pair_key(url: str, sha256: str) -> bytes:
     # 16 bytes per pair instead of the two strings: millions of documents fit in memory.
     return hashlib.blake2b(f"{url}\0{sha256}".encode(), digest_size=16).digest()
 
@@ -62,14 +62,14 @@ class Manifest:
             self._catch_up()
 
     def __contains__(self, pair: tuple[str, str]) -> bool:
-        return _pair_key(*pair) in self._seen
+        return pair_key(*pair) in self._seen
 
     def __len__(self) -> int:
         return len(self._seen)
 
     def append(self, entry: dict[str, Any]) -> bool:
         """Append the entry unless its (url, sha256) pair is already listed; True if appended."""
-        key = _pair_key(entry["url"], entry["sha256"])
+        key = pair_key(entry["url"], entry["sha256"])
         line = manifest_line(entry)
         with self._locked():
             self._catch_up()
@@ -103,7 +103,7 @@ class Manifest:
         for raw in data[:end].splitlines():
             try:
                 entry = json.loads(raw)
-                self._seen.add(_pair_key(entry["url"], entry["sha256"]))
+                self._seen.add(pair_key(entry["url"], entry["sha256"]))
             except (ValueError, KeyError, TypeError):
                 logger.warning("%s: unreadable line after byte %d skipped", self.path, self._offset)
         self._offset += end

@@ -10,6 +10,7 @@ document, needed to keep, as the crawl did, the earliest capture of each.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -26,7 +27,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.extract import NoDocument, extract_document
-from crawler.manifest import Manifest, manifest_line
+from crawler.manifest import Manifest, manifest_line, pair_key
 from crawler.sites import Site
 from crawler.textstore import manifest_entry, store_text
 from crawler.warc import CaptureRef
@@ -255,10 +256,10 @@ class _EarliestEntries:
     def __init__(self, archive_dir: Path) -> None:
         archive_dir.mkdir(parents=True, exist_ok=True)
         self._spill = tempfile.TemporaryFile(dir=archive_dir, prefix=".rebuild-")
-        self._best: dict[tuple[str, str], tuple[str, int, int]] = {}
+        self._best: dict[bytes, tuple[str, int, int]] = {}
 
     def offer(self, entry: dict[str, Any]) -> None:
-        key = (entry["url"], entry["sha256"])
+        key = pair_key(entry["url"], entry["sha256"])
         date = entry["fetched_at"] or ""
         held = self._best.get(key)
         if held is not None and held[0] <= date:
@@ -269,8 +270,6 @@ class _EarliestEntries:
         self._best[key] = (date, offset, len(line))
 
     def entries(self) -> Iterator[dict[str, Any]]:
-        import json
-
         for date, offset, length in sorted(self._best.values()):
             self._spill.seek(offset)
             yield json.loads(self._spill.read(length))

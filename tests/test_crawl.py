@@ -115,3 +115,12 @@ def test_shortcut_spider_of_the_bundled_demo_site(tmp_path: Path, server: Fixtur
     spider = _demo_spider()
     assert spider.name == "demo" and spider.site == load_site("demo")
     assert section("syria")["article_pattern"]
+
+
+def test_user_agent_names_the_project_and_the_contact_url(tmp_path: Path, server: FixtureServer) -> None:
+    site = write_site(tmp_path, server.url, sections=("wp",), sitemap_urls=[], feed_urls=[], max_pages=2)
+    crawl(site, tmp_path / "archive", settings={"CONTACT_URL": "https://archive.example/contact", "TEXT_ENABLED": "False"})
+    agents = {r["user_agent"] for r in server.requests()}
+    assert len(agents) == 1
+    agent = agents.pop()
+    assert agent.startswith("arshif/") and "+https://archive.example/contact" in agent

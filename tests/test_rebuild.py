@@ -160,3 +160,36 @@ def test_rebuild_needs_a_source_that_exists(tmp_path: Path) -> None:
     result = rebuild(tmp_path / "nope", out=tmp_path / "out")
     assert result.returncode != 0
     assert "no such WARC file or directory" in result.stderr
+
+
+def test_progress_bar_with_records_per_second_on_a_terminal(crawled: dict[str, Path], tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    import fcntl
+    import struct
+    import termios
+
+    main, secondary = pty.openpty()
+    # a new pty is 0 columns wide, and a bar in no columns is empty; a terminal has a width
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    command = [sys.executable, "-m", "scrapy", "rebuild", str(crawled["archive"] / "warc"), "--site", str(crawled["site"])]
+    command += ["-s", f"ARCHIVE_DIR={tmp_path / 'out'}", "-s", "ARCHIVE_FSYNC=False"]
+    proc = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=secondary, timeout=300)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.returncode == 0
+    assert re.search(rb"rebuild: .*\d+ records", seen) and b"records/s" in seen

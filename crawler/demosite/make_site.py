@@ -381,7 +381,7 @@ def main() -> None:
     write("wp/category/reports/index.html", listing("تقارير وتحقيقات", "wp", [(url_path(by_id["w1"]), by_id["w1"]["title"]), (url_path(by_id["w4"]) + "?fbclid=abc", by_id["w4"]["title"])]))
     write("wp/2022/01/index.html", listing("أرشيف يناير 2022", "wp", [(url_path(a), a["title"]) for a in wp]))
     routes["/wp/?p=101"] = {"status": 301, "location": "{{ORIGIN}}" + url_path(by_id["w2"])}
-    routes["/wp/2022/01/20/deleted-story/"] = {"status": 404}
+    routes["/wp/2022/01/20/deleted-story/"] = {"status": 404, "reason": "Story Removed"}
     write("wp/2022/01/26/report.pdf", _tiny_pdf())
     routes["/wp/2022/01/26/report.pdf"] = {"gzip": False}
     write("wp/wp-sitemap.xml", sitemapindex(["/wp/wp-sitemap-posts-post-1.xml", "/wp/wp-sitemap-posts-post-2.xml.gz"]))

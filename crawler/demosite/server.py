@@ -3,7 +3,8 @@
 Files under the root are served as they are, read at each request (tests
 edit pages between crawls). ``routes.toml`` in the root says what is not a
 plain file: redirects, 404s, aliases, a missing charset, chunked or
-truncated bodies, repeated Set-Cookie headers, and the path prefixes served
+truncated bodies, repeated Set-Cookie headers, a reason phrase of the
+server's own, and the path prefixes served
 gzip-compressed. Every request is logged as one JSON line before it is
 answered; the tests read that log as the witness of what the crawler asked.
 """
@@ -132,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route.get("gzip") and "gzip" in self.headers.get("Accept-Encoding", "") and body:
             body = gzip.compress(body, mtime=0)  # mtime=0: the same page gives the same bytes
             headers.append(("Content-Encoding", "gzip"))
-        self.send_response(status, HTTPStatus(status).phrase)
+        self.send_response(status, route.get("reason") or HTTPStatus(status).phrase)
         for name, value in headers:
             self.send_header(name, value)
         if route.get("chunked"):
