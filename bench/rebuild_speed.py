@@ -46,7 +46,10 @@ def make_archive(archive: Path, copies: int) -> int:
         body = (DEMOSITE / "site" / article["file"]).read_bytes()
         charset = "" if article.get("charset") == "windows-1256" else "; charset=utf-8"
         for copy in range(copies):
-            uri = f"{BASE}{article['path']}{'&' if '?' in article['path'] else '?'}copy={copy}"
+            # a distinct URL per copy that still matches the article pattern
+            path = article["path"]
+            path = f"{path[:-1]}-{copy}/" if path.endswith("/") else f"{path}-{copy}"
+            uri = f"{BASE}{path}"
             exchange = Exchange(
                 uri=uri,
                 status=200,

@@ -35,6 +35,8 @@ from crawler.warc import CaptureRef
 logger = logging.getLogger(__name__)
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
+_BATCH_PAGES = 16
+_BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -104,9 +106,9 @@ def rebuild(
     context = get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         in_flight: set[Future[Any]] = set()
-        for job in _jobs(files, site_for, summary, progress):
-            in_flight.add(pool.submit(_extract_and_store, job, str(archive_dir), fsync))
-            if len(in_flight) >= workers * 4:
+        for batch in _batches(_jobs(files, site_for, summary, progress)):
+            in_flight.add(pool.submit(_extract_and_store, batch, str(archive_dir), fsync))
+            if len(in_flight) >= workers * 2:
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 _collect(done, earliest, summary)
         _collect(in_flight, earliest, summary)
@@ -224,26 +226,46 @@ def _decode_content(body: bytes, encodings: list[bytes]) -> bytes:
     return body
 
 
-def _extract_and_store(job: _Job, archive_dir: str, fsync: bool) -> tuple[str, dict[str, Any] | None]:
-    result = extract_document(job.url, job.content_type, job.body, job.site.boilerplate)
-    if isinstance(result, NoDocument):
-        return f"no_document/{result.reason}", None
-    stored = store_text(Path(archive_dir), job.site.name, result.text, fsync=fsync)
-    return "document", manifest_entry(result, url=job.url, site=job.site.name, stored=stored, capture=job.capture)
+def _batches(jobs: Iterable[_Job]) -> Iterator[list[_Job]]:
+    """Jobs in groups, so that the cost of sending work to a process is paid per group, not per page."""
+    batch: list[_Job] = []
+    size = 0
+    for job in jobs:
+        batch.append(job)
+        size += len(job.body)
+        if len(batch) >= _BATCH_PAGES or size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _extract_and_store(batch: list[_Job], archive_dir: str, fsync: bool) -> list[tuple[str, Any]]:
+    results: list[tuple[str, Any]] = []
+    for job in batch:
+        try:
+            result = extract_document(job.url, job.content_type, job.body, job.site.boilerplate)
+            if isinstance(result, NoDocument):
+                results.append((f"no_document/{result.reason}", None))
+                continue
+            stored = store_text(Path(archive_dir), job.site.name, result.text, fsync=fsync)
+            entry = manifest_entry(result, url=job.url, site=job.site.name, stored=stored, capture=job.capture)
+            results.append(("document", entry))
+        except Exception as e:  # noqa: BLE001 - one bad page must not stop the rebuild
+            results.append(("error", f"{job.capture.path} ({job.url}): extraction failed: {type(e).__name__}: {e}"))
+    return results
 
 
 def _collect(done: Iterable[Future[Any]], earliest: _EarliestEntries, summary: RebuildSummary) -> None:
     for future in done:
-        try:
-            outcome, entry = future.result()
-        except Exception as e:  # noqa: BLE001 - one bad page must not stop the rebuild
-            summary.errors.append(f"extraction failed: {type(e).__name__}: {e}")
-            logger.error("extraction failed: %s", e)
-            continue
-        if entry is None:
-            summary.skipped[outcome] += 1
-        else:
-            earliest.offer(entry)
+        for outcome, value in future.result():
+            if outcome == "error":
+                logger.error("%s", value)
+                summary.errors.append(value)
+            elif outcome == "document":
+                earliest.offer(value)
+            else:
+                summary.skipped[outcome] += 1
 
 
 class _EarliestEntries:
