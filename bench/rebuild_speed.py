@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def make_archive(archive: Path, copies: int) -> int:
                 uri=uri,
                 status=200,
                 payload=body,
-                date=datetime.now(timezone.utc),
+                date=datetime.now(UTC),
                 reason="OK",
                 response_headers=[("Content-Type", "text/html" + charset), ("Content-Length", str(len(body)))],
             )

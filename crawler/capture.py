@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from threading import Lock
@@ -26,7 +26,13 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
-from crawler.warc import CaptureRef, Exchange, new_record_id, store_capture, warcinfo_fields
+from crawler.warc import (
+    CaptureRef,
+    Exchange,
+    new_record_id,
+    store_capture,
+    warcinfo_fields,
+)
 from crawler.wire import WIRE_META_KEY
 
 logger = logging.getLogger(__name__)
@@ -52,7 +58,7 @@ class WarcCaptureMiddleware:
         self.crawler = crawler
         self.archive_dir = archive_dir
         self.fsync = fsync
-        self.crawl_start = datetime.now(timezone.utc)
+        self.crawl_start = datetime.now(UTC)
         self.warcinfo_id = new_record_id()
         self._warcinfo_written = False
         self._warcinfo_lock = Lock()
@@ -159,7 +165,7 @@ def exchange_from_scrapy(request: Request, response: Response) -> Exchange:
         uri=response.url,
         status=response.status,
         payload=response.body,
-        date=datetime.fromtimestamp(time.time() - latency, timezone.utc),
+        date=datetime.fromtimestamp(time.time() - latency, UTC),
         protocol=response.protocol or "HTTP/1.1",
         reason=reason,
         response_headers=headers,

@@ -292,7 +292,7 @@ class _EarliestEntries:
         self._best[key] = (date, offset, len(line))
 
     def entries(self) -> Iterator[dict[str, Any]]:
-        for date, offset, length in sorted(self._best.values()):
+        for _date, offset, length in sorted(self._best.values()):
             self._spill.seek(offset)
             yield json.loads(self._spill.read(length))
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from importlib.metadata import version
 from io import BytesIO
 from pathlib import Path
-from importlib.metadata import version
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
@@ -79,7 +79,7 @@ def capture_path(warc_root: Path, site: str, key: str) -> Path:
 
 
 def warc_date(when: datetime) -> str:
-    return datetime_to_iso_date(when.astimezone(timezone.utc).replace(tzinfo=None), use_micros=True)
+    return datetime_to_iso_date(when.astimezone(UTC).replace(tzinfo=None), use_micros=True)
 
 
 def new_record_id() -> str:
@@ -109,20 +109,24 @@ def write_capture(
     fsync: bool = True,
 ) -> str | None:
     """Write the capture file (warcinfo first when given); its response record id, or None if it existed."""
-    writer_box: dict[str, str] = {}
+    writer = WARCWriter(None, gzip=True, warc_version=WARC_VERSION)
+    records = []
+    if warcinfo is not None:
+        info = writer.create_warcinfo_record(path.name, warcinfo)
+        info.rec_headers.replace_header("WARC-Record-ID", warcinfo_id)
+        info.rec_headers.replace_header("WARC-Date", warc_date(exchange.date))
+        records.append(info)
+    request, response = _records(writer, exchange, warcinfo_id)
 
     def write(f: BinaryIO) -> None:
-        writer = WARCWriter(f, gzip=True, warc_version=WARC_VERSION)
-        if warcinfo is not None:
-            info = writer.create_warcinfo_record(path.name, warcinfo)
-            info.rec_headers.replace_header("WARC-Record-ID", warcinfo_id)
-            info.rec_headers.replace_header("WARC-Date", warc_date(exchange.date))
-            writer.write_record(info)
-        request, response = _records(writer, exchange, warcinfo_id)
-        writer_box["id"] = response.rec_headers.get_header("WARC-Record-ID")
+        writer.out = f
+        for record in records:
+            writer.write_record(record)
         writer.write_request_response_pair(request, response)
 
-    return writer_box["id"] if publish(path, write, fsync=fsync) else None
+    if not publish(path, write, fsync=fsync):
+        return None
+    return str(response.rec_headers.get_header("WARC-Record-ID"))
 
 
 def read_capture_ref(path: Path, archive_dir: Path) -> CaptureRef:

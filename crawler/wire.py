@@ -17,8 +17,8 @@ from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, _ScrapyAgent
 from scrapy.exceptions import ResponseDataLossError
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
+from scrapy.utils.defer import maybe_deferred_to_future
 
 logger = logging.getLogger(__name__)
 

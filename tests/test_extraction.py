@@ -9,7 +9,16 @@ import pytest
 
 from crawler.extract import NoDocument, extract_document
 from crawler.manifest import REQUIRED_KEYS, read_manifest
-from tests.conftest import ARTICLES, SITE_ROOT, FixtureServer, articles, crawl, section, stat, write_site
+from tests.conftest import (
+    ARTICLES,
+    SITE_ROOT,
+    FixtureServer,
+    articles,
+    crawl,
+    section,
+    stat,
+    write_site,
+)
 
 PHRASES = ARTICLES["boilerplate"]["phrases"]
 BASE = "http://127.0.0.1:8765"

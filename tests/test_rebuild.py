@@ -91,7 +91,7 @@ def _copy_responses(archive: Path, into: list[Path], gzip_flags: list[bool], ver
     from io import BytesIO
 
     handles = [p.open("wb") for p in into]
-    writers = [WARCWriter(h, gzip=g, warc_version=v) for h, g, v in zip(handles, gzip_flags, versions)]
+    writers = [WARCWriter(h, gzip=g, warc_version=v) for h, g, v in zip(handles, gzip_flags, versions, strict=True)]
     for i, (rec_headers, http, payload) in enumerate(records):
         writer = writers[i % len(writers)]
         record = writer.create_warc_record(
@@ -163,16 +163,15 @@ def test_rebuild_needs_a_source_that_exists(tmp_path: Path) -> None:
 
 
 def test_progress_bar_with_records_per_second_on_a_terminal(crawled: dict[str, Path], tmp_path: Path) -> None:
+    import fcntl
     import os
     import pty
+    import struct
     import subprocess
     import sys
+    import termios
 
     from tests.conftest import REPO
-
-    import fcntl
-    import struct
-    import termios
 
     main, secondary = pty.openpty()
     # a new pty is 0 columns wide, and a bar in no columns is empty; a terminal has a width
