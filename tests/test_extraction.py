@@ -53,6 +53,14 @@ def test_metadata(article: dict[str, Any]) -> None:
     assert doc.language == "ar"
 
 
+def test_text_is_kept_as_written_diacritics_tatweel_digits_spaces() -> None:
+    paragraph = "قالــت الوزارة إنّ عدد الطلاب بلغ ٢٠٢٢ طالباً\xa0و1500 طالبة في العام الدراسيّ الجديد، وفق بيان رسمي."
+    second = "وأضافت أنّ الدراسة ستبدأ في الأول من أيلول، بمشاركة ٣٥٠ مدرسةً في المحافظات كافّة."
+    page = f"<html lang='ar'><body><article><h1>عنوان</h1><p>{paragraph}</p><p>{second}</p></article></body></html>"
+    doc = extract_document(BASE + "/wp/2022/01/01/x/", "text/html; charset=utf-8", page.encode())
+    assert doc.text == f"{paragraph}\n\n{second}\n"
+
+
 def test_text_form_nfc_blank_line_paragraphs_one_final_newline() -> None:
     import unicodedata
 
@@ -109,6 +117,7 @@ def test_the_same_article_under_two_urls_is_one_text_file(crawled: dict[str, Any
         entries = [e for e in crawled["manifest"] if e["url"] in {base + p for p in [article["path"], *article["also_at"]]}]
         assert len(entries) == 1 + len(article["also_at"])
         assert len({e["path"] for e in entries}) == 1
+        assert {e["canonical_url"] for e in entries} == {base + article["path"]}
 
 
 def test_pages_without_body_are_counted_not_stored(crawled: dict[str, Any]) -> None:
