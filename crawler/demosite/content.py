@@ -7,6 +7,9 @@ A body block is ("p", text), ("h2"/"h3", text), ("ul", [items]),
 ("quote", text), ("table", [[cells], ...]), ("read_also", headline) or
 ("dateline", "place - agency"): the last two are boilerplate that CMS and
 editors put inside the body, not article text.
+
+Regenerating needs the seed pages' text in ``../shared/seeds`` beside the
+repository; serving the committed site needs nothing.
 """
 
 from __future__ import annotations
