@@ -9,7 +9,6 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -40,7 +39,6 @@ class ArticlePipeline:
         self.fsync = fsync
         self.pool: ProcessPoolExecutor | None = None
         self.manifest: Manifest | None = None
-        crawler.signals.connect(self.close, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArticlePipeline:
@@ -56,7 +54,7 @@ class ArticlePipeline:
         self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
         self.manifest = Manifest(self.archive_dir / "manifest.jsonl", fsync=self.fsync)
 
-    def close(self) -> None:
+    def close_spider(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
