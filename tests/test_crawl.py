@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FixtureServer, articles, crawl, section, stat, write_site
+from tests.conftest import FixtureServer, articles, crawl, stat, write_site
 
 
 def article_paths(section_name: str) -> set[str]:
@@ -106,15 +106,17 @@ def test_max_pages_caps_the_requests(tmp_path: Path, server: FixtureServer) -> N
     assert len(requested) == 5
 
 
-def test_shortcut_spider_of_the_bundled_demo_site(tmp_path: Path, server: FixtureServer) -> None:
-    """`scrapy crawl demo` is `scrapy crawl news -a site=demo`: the bundled file names port 8765, so
-    this test checks the spider is registered and reads its site file, without a server on 8765."""
-    from crawler.sites import load_site
-    from spiders.bundled import _demo_spider  # type: ignore[attr-defined]
+def test_shortcut_spiders_read_their_bundled_site_file() -> None:
+    """`scrapy crawl demo` is `scrapy crawl news -a site=demo`, for every bundled site."""
+    from scrapy.spiderloader import SpiderLoader
+    from scrapy.utils.project import get_project_settings
 
-    spider = _demo_spider()
-    assert spider.name == "demo" and spider.site == load_site("demo")
-    assert section("syria")["article_pattern"]
+    from crawler.sites import bundled_site_names, load_site
+
+    loader = SpiderLoader.from_settings(get_project_settings())
+    for name in bundled_site_names():
+        spider = loader.load(name)()
+        assert spider.name == name and spider.site == load_site(name)
 
 
 def test_user_agent_names_the_project_and_the_contact_url(tmp_path: Path, server: FixtureServer) -> None:
