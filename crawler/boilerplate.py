@@ -2,8 +2,10 @@
 
 Two layers: containers pruned from the HTML before trafilatura looks at it
 (class and id words that CMS themes give their share bars, related lists,
-captions ...), and paragraph rules for what still gets through as text.
-A paragraph rule drops whole paragraphs only; it never edits one.
+captions ...; blocks that are all links), and paragraph rules for what
+still gets through as text. A container goes only when it is small or
+link-heavy and does not hold the page's main text; a paragraph rule drops
+whole paragraphs only, never edits one.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from lxml import html
+from lxml import etree, html
 
 from crawler.arabic_dates import parse_arabic_date
+from crawler.density import TextDensity
 
 # Containers that never hold article body text on the sites we know. Words
 # match inside compound class names ("td-post-sharing" has "sharing");
@@ -33,10 +36,20 @@ CONTAINER_NAMES = frozenset(
     popular most-read font-size fontsize text-size entry-meta post-meta author-box
     """.split()
 )
-# Never pruned by class: WordPress puts "tag-<slug>" and "category-<slug>"
-# on the <article> itself, and a tag can be any word.
-_UNPRUNABLE = ("html", "body", "article", "main")
-PRUNED_TAGS = ("nav", "aside", "footer", "form", "figcaption", "button", "select", "noscript", "iframe", "video", "audio")
+_UNPRUNABLE = ("html", "body")
+PRUNED_TAGS = ("nav", "aside", "footer", "figcaption", "button", "select", "noscript", "iframe", "video", "audio")
+# A container named for boilerplate goes only when it is small next to the
+# page's prose, or mostly links and not the bulk of it. Class names lie:
+# "without-sidebar", "comments-enabled", "print-area" and ASP.NET's
+# page-wide <form> wrap whole articles.
+_SMALL_SHARE = 0.15
+_LINKY_SHARE = 0.4
+_LINKY_DENSITY = 0.5
+# A block of links to other pages ("المزيد من الأخبار", "اقرأ أيضا" lists).
+_LINK_BLOCK_TAGS = ("ul", "ol", "dl", "div", "section", "p", "table", "nav")
+_LINK_BLOCK_DENSITY = 0.8
+_LINK_BLOCK_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6", "p", "div", "strong", "span", "b"})
+_HEADING_MAX = 40
 
 # Paragraphs that start like this are link lines, bars or boxes, whatever follows.
 _PREFIXES = (
@@ -62,6 +75,8 @@ _PREFIXES = (
     "اترك ردا",
     "الوسوم",
     "الكلمات المفتاحية",
+    "المزيد من الأخبار",
+    "مزيد من الأخبار",
 )
 # Paragraphs that are exactly one of these (punctuation and spacing aside).
 _EXACT = frozenset(
@@ -99,6 +114,13 @@ _AGENCIES = (
 _DATELINE_RE = re.compile(rf"^[\w\s]{{2,30}}\s*[-–—/]\s*({_AGENCIES})\s*$")
 # A lead-image caption ends with its credit: "... - AFP", "... (رويترز)".
 _CAPTION_CREDIT_RE = re.compile(rf"(\s[-–—]\s*|\()({_AGENCIES})\)?\s*$")
+# The head of a body: where datelines and bylines stand.
+_HEAD_LINES = 3
+_SITE_WORD_MIN = 4
+_SITE_DATELINE_RE = re.compile(r"^(?P<place>[^\W\d_][\w\s]{1,29})\s[-–—/]\s*(?P<source>[\w\s]{2,30})$")
+_BYLINE_RE = re.compile(r"^(?:(?:كتب|كتبت|إعداد|اعداد|تقرير|بقلم)\s*[:：]|بقلم\s)\s*(?P<name>.+)$")
+_BYLINE_NAME_MAX = 40
+_SENTENCE_PUNCT_RE = re.compile(r"[.،؛؟!?:]")
 _IMAGE_FILE_RE = re.compile(r"^\S+\.(jpe?g|png|webp|gif|avif)$", re.IGNORECASE)
 _COMMENT_COUNT_RE = re.compile(r"^(التعليقات|تعليقات|تعليق)\s*\(?\s*[\d٠-٩]*\s*\)?$|^[\d٠-٩]+\s*(تعليق|تعليقات)$")
 _CAPTION_MAX = 220
@@ -120,7 +142,7 @@ _PREFIX_KEYS = tuple(fold(p) for p in _PREFIXES)
 _EXACT_KEYS = frozenset(fold(p) for p in _EXACT)
 
 
-def is_container_boilerplate(element: html.HtmlElement) -> bool:
+def named_as_boilerplate(element: html.HtmlElement) -> bool:
     if element.tag in PRUNED_TAGS:
         return True
     if element.tag in _UNPRUNABLE:
@@ -131,13 +153,74 @@ def is_container_boilerplate(element: html.HtmlElement) -> bool:
     )
 
 
+def prune_boilerplate(tree: html.HtmlElement, density: TextDensity) -> int:
+    """Drop containers named for boilerplate and blocks of links; never one that holds the main text."""
+    doomed: list[html.HtmlElement] = []
+    for element in tree.iter(etree.Element):
+        if element.getparent() is None or density.holds_main_text(element):
+            continue
+        counts = density[element]
+        if named_as_boilerplate(element):
+            share = density.share(element)
+            if share < _SMALL_SHARE or (counts.link_density > _LINKY_DENSITY and share < _LINKY_SHARE):
+                doomed.append(element)
+        elif element.tag in _LINK_BLOCK_TAGS and counts.anchors >= 2 and counts.link_density >= _LINK_BLOCK_DENSITY:
+            doomed.append(element)
+            if (heading := _heading_before(element, density)) is not None:
+                doomed.append(heading)
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+    return len(doomed)
+
+
+def _heading_before(element: html.HtmlElement, density: TextDensity) -> html.HtmlElement | None:
+    """The short title line of a link block ("المزيد من الأخبار"), when it sits right before it."""
+    previous = element.getprevious()
+    if previous is None or not isinstance(previous.tag, str) or previous.tag not in _LINK_BLOCK_HEADINGS:
+        return None
+    if (previous.tail or "").strip() or density[previous].anchors or density.holds_main_text(previous):
+        return None
+    text = previous.text_content().strip()
+    if not text or len(text) > _HEADING_MAX or text[-1] in ".؟?!":
+        return None
+    return previous
+
+
 class ParagraphFilter:
     """Decides, paragraph by paragraph, what is body text."""
 
-    def __init__(self, site_phrases: Iterable[str] = (), captions: Iterable[str] = (), title: str | None = None) -> None:
+    def __init__(
+        self,
+        site_phrases: Iterable[str] = (),
+        captions: Iterable[str] = (),
+        title: str | None = None,
+        site_names: Iterable[str] = (),
+    ) -> None:
         self.site_keys = tuple(k for k in (fold(p) for p in site_phrases) if k)
         self.caption_keys = frozenset(k for k in (fold(c) for c in captions) if k)
         self.title_key = fold(title) if title else None
+        self.site_words = frozenset(w for name in site_names for w in fold(name).split() if len(w) >= _SITE_WORD_MIN)
+
+    def apply(self, paragraphs: Iterable[str]) -> tuple[list[str], str | None]:
+        """The body paragraphs, and the author named by a byline at the head of the body."""
+        kept: list[str] = []
+        byline: str | None = None
+        for position, paragraph in enumerate(paragraphs):
+            if position < _HEAD_LINES:
+                if self.is_site_dateline(paragraph):
+                    continue
+                if name := byline_name(paragraph):
+                    byline = byline or name
+                    continue
+            if self.reason_to_drop(paragraph) is None:
+                kept.append(paragraph)
+        return kept, byline
+
+    def is_site_dateline(self, paragraph: str) -> bool:
+        """"القامشلي – صوت الاتحاد": a place, a dash, and the site's own name."""
+        m = _SITE_DATELINE_RE.match(paragraph.strip())
+        return bool(m and self.site_words & set(fold(m["source"]).split()))
 
     def reason_to_drop(self, paragraph: str) -> str | None:
         key = fold(paragraph)
@@ -166,6 +249,17 @@ class ParagraphFilter:
         if len(paragraph) <= _DATE_LINE_MAX and parse_arabic_date(paragraph) and not _looks_like_sentence(paragraph):
             return "date_line"
         return None
+
+
+def byline_name(paragraph: str) -> str | None:
+    """The name in a byline line ("كتب: فلان", "بقلم فلان"), or None."""
+    m = _BYLINE_RE.match(paragraph.strip())
+    if m is None:
+        return None
+    name = m["name"].strip()
+    if not name or len(name) > _BYLINE_NAME_MAX or len(name.split()) > 5 or _SENTENCE_PUNCT_RE.search(name):
+        return None
+    return name
 
 
 def _looks_like_sentence(text: str) -> bool:

@@ -9,13 +9,31 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from lxml import html
+from lxml import etree, html
 
 from crawler.arabic_dates import parse_arabic_date
 from crawler.boilerplate import fold
+from crawler.density import TextDensity
+from crawler.rules import NO_RULES, ExtractionRules, css_to_xpath
 
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " » ")
-_ARTICLE_TYPES = {"Article", "NewsArticle", "ReportageNewsArticle", "BlogPosting", "AnalysisNewsArticle", "WebPage"}
+ARTICLE_TYPES = frozenset(
+    {
+        "Article",
+        "NewsArticle",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "ReviewNewsArticle",
+        "BlogPosting",
+        "Report",
+        "ScholarlyArticle",
+    }
+)
+LISTING_TYPES = frozenset({"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage", "Blog"})
+# JSON-LD items read for metadata: articles, and the WebPage some sites put it on.
+_DESCRIBED_TYPES = ARTICLE_TYPES | {"WebPage"}
 _DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -52,7 +70,13 @@ _NOT_AUTHORS = {
     )
 }
 _BYLINE_PREFIX_RE = re.compile(r"^(بقلم|كتب|كتبت|إعداد|اعداد|تقرير|By)\s*[:：]?\s*", re.IGNORECASE)
-_DATE_HINT_RE = re.compile(r"date|time|publish|posted|meta|byline", re.IGNORECASE)
+_DATE_HINT_RE = re.compile(r"date|time|publish|posted|meta|byline|submitted", re.IGNORECASE)
+# Page furniture whose dates are not the article's: the header's "today"
+# widget, footers, sidebars, "most read" lists, tickers.
+_FURNITURE_WORDS = frozenset(
+    "masthead topbar sidebar widget widgets most popular trending today ticker breaking menu nav navbar related latest".split()
+)
+_WORD_SPLIT_RE = re.compile(r"[\s_-]+")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 
@@ -60,15 +84,41 @@ _LETTER_RE = re.compile(r"[^\W\d_]")
 class PageMetadata:
     """Reads the metadata of a parsed page; each property is one decision."""
 
-    def __init__(self, tree: html.HtmlElement, url: str) -> None:
+    def __init__(
+        self, tree: html.HtmlElement, url: str, rules: ExtractionRules = NO_RULES, density: TextDensity | None = None
+    ) -> None:
         self.tree = tree
         self.url = url
+        self.rules = rules
+        self.density = density
         self._meta: dict[str, str] = {}
         for el in tree.iter("meta"):
             key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
             if key and el.get("content") and key not in self._meta:
                 self._meta[key] = el.get("content").strip()
-        self._jsonld = list(_jsonld_articles(tree))
+        self._types: set[str] = set()
+        self._jsonld = list(_jsonld_items(tree, self._types))
+
+    @property
+    def typed_as_article(self) -> bool:
+        """The page says it is an article: JSON-LD article type or og:type article."""
+        return bool(self._types & ARTICLE_TYPES) or self._meta.get("og:type", "").lower() == "article"
+
+    @property
+    def typed_as_listing(self) -> bool:
+        return bool(self._types & LISTING_TYPES)
+
+    @property
+    def site_names(self) -> list[str]:
+        """What the site calls itself: og:site_name, application-name, the title's suffix."""
+        names = [self._meta.get("og:site_name"), self._meta.get("application-name")]
+        page_title = _clean(self.tree.xpath("string((//title)[1])"))
+        for sep in _TITLE_SEPARATORS:
+            head, found, tail = page_title.rpartition(sep)
+            if found and head.strip() and tail.strip():
+                names.append(tail.strip())
+                break
+        return [n for n in names if n]
 
     @property
     def title(self) -> str | None:
@@ -91,8 +141,8 @@ class PageMetadata:
         for key in _DATE_META:
             if found := _iso(self._meta.get(key.lower())):
                 return found
-        for value in self.tree.xpath("//time/@datetime"):
-            if found := _iso(value):
+        for time in self.tree.iter("time"):
+            if not _in_furniture(time, self.tree) and (found := _iso(time.get("datetime"))):
                 return found
         return self._visible_date()
 
@@ -135,22 +185,69 @@ class PageMetadata:
         return self.url
 
     def _visible_date(self) -> str | None:
+        """A date line the site wrote for the article: in date_selector, else near the headline or body."""
+        if self.rules.date_selector:
+            for el in css_to_xpath(self.rules.date_selector)(self.tree):
+                text = el if isinstance(el, str) else _clean(el.get("datetime") or el.text_content())
+                if found := _iso(text) or parse_arabic_date(text):
+                    return found
+        region = self._article_region()
+        if region is None:
+            return None
         # Date lines sit in elements named for it ("date", "post-meta") or,
-        # on themes that name nothing, in a short line near the headline.
-        hinted = self.tree.xpath("//body//*[@class or @id]")
-        for el in hinted:
-            if _DATE_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}"):
+        # on themes that name nothing, in a short line of their own.
+        for el in region.iter(etree.Element):
+            if _DATE_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}") and not _in_furniture(el, region):
                 text = _clean(el.text_content())
                 if len(text) <= 120 and (found := parse_arabic_date(text)):
                     return found
-        for text in self.tree.xpath("//body//text()"):
-            text = _clean(text)
-            if 6 <= len(text) <= 80 and (found := parse_arabic_date(text)):
-                return found
+        for el in region.iter(etree.Element):
+            if el.tag in ("script", "style") or _in_furniture(el, region):
+                continue
+            for text in (el.text, *(c.tail for c in el)):
+                text = _clean(text)
+                if 6 <= len(text) <= 80 and (found := parse_arabic_date(text)):
+                    return found
         return None
 
+    def _article_region(self) -> html.HtmlElement | None:
+        """The smallest element holding both the headline and the main text (the page body if need be)."""
+        body = self.tree.find("body")
+        if body is None:
+            return None
+        h1 = next(iter(body.iter("h1")), None)
+        main = self.density.main if self.density is not None else None
+        if h1 is None or main is None:
+            return main if main is not None else body
+        main_line = {id(a) for a in main.iterancestors()} | {id(main)}
+        for ancestor in (h1, *h1.iterancestors()):
+            if id(ancestor) in main_line:
+                return ancestor
+        return body
 
-def _jsonld_articles(tree: html.HtmlElement) -> Iterator[dict[str, Any]]:
+
+def _in_furniture(element: html.HtmlElement, stop: html.HtmlElement) -> bool:
+    """True when the element sits in a header, footer, sidebar or widget below `stop`.
+
+    A header or footer inside an <article> or <main> is the article's own.
+    """
+    line = []
+    for el in (element, *element.iterancestors()):
+        if el is stop:
+            break
+        line.append(el)
+    in_article = any(el.tag in ("article", "main") for el in element.iterancestors())
+    for el in line:
+        words = set(_WORD_SPLIT_RE.split(f"{el.get('class', '')} {el.get('id', '')}".lower()))
+        if el.tag in ("nav", "aside") or words & _FURNITURE_WORDS:
+            return True
+        if not in_article and (el.tag in ("header", "footer") or words & {"header", "footer"}):
+            return True
+    return False
+
+
+def _jsonld_items(tree: html.HtmlElement, seen_types: set[str]) -> Iterator[dict[str, Any]]:
+    """JSON-LD items that describe the page; every @type met is added to seen_types."""
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
             data = json.loads(script.text or "")
@@ -163,8 +260,9 @@ def _jsonld_articles(tree: html.HtmlElement) -> Iterator[dict[str, Any]]:
                 stack.extend(item)
             elif isinstance(item, dict):
                 types = item.get("@type")
-                types = set(types) if isinstance(types, list) else {types}
-                if types & _ARTICLE_TYPES:
+                types = {t for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)}
+                seen_types |= types
+                if types & _DESCRIBED_TYPES:
                     yield item
                 if "@graph" in item:
                     stack.extend(item["@graph"] if isinstance(item["@graph"], list) else [item["@graph"]])

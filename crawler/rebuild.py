@@ -45,6 +45,7 @@ class RebuildSummary:
     documents_written: int = 0
     already_present: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -54,6 +55,7 @@ class RebuildSummary:
             f"already present:    {self.already_present}",
         ]
         out += [f"skipped ({reason}): {n}" for reason, n in sorted(self.skipped.items())]
+        out += [f"{note.replace('_', ' ')}: {n}" for note, n in sorted(self.notes.items())]
         out.append(f"errors:             {len(self.errors)}")
         return out
 
@@ -244,10 +246,11 @@ def _extract_and_store(batch: list[_Job], archive_dir: str, fsync: bool) -> list
     results: list[tuple[str, Any]] = []
     for job in batch:
         try:
-            result = extract_document(job.url, job.content_type, job.body, job.site.boilerplate)
+            result = extract_document(job.url, job.content_type, job.body, job.site.rules)
             if isinstance(result, NoDocument):
                 results.append((f"no_document/{result.reason}", None))
                 continue
+            results.extend((f"note/{note}", None) for note in result.notes)
             stored = store_text(Path(archive_dir), job.site.name, result.text, fsync=fsync)
             entry = manifest_entry(result, url=job.url, site=job.site.name, stored=stored, capture=job.capture)
             results.append(("document", entry))
@@ -264,6 +267,8 @@ def _collect(done: Iterable[Future[Any]], earliest: _EarliestEntries, summary: R
                 summary.errors.append(value)
             elif outcome == "document":
                 earliest.offer(value)
+            elif outcome.startswith("note/"):
+                summary.notes[outcome.removeprefix("note/")] += 1
             else:
                 summary.skipped[outcome] += 1
 

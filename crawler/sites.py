@@ -14,11 +14,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.rules import ExtractionRules, SelectorError, css_to_xpath
+
 BUNDLED_DIR = Path(__file__).parent / "sites"
 
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _REQUIRED = ("name", "allowed_domains", "start_urls", "article_pattern")
-_OPTIONAL = ("sitemap_urls", "feed_urls", "follow_pattern", "max_pages", "boilerplate")
+_OPTIONAL = (
+    "sitemap_urls",
+    "feed_urls",
+    "follow_pattern",
+    "max_pages",
+    "boilerplate",
+    "body_selector",
+    "drop_selectors",
+    "date_selector",
+)
 
 
 class SiteFileError(ValueError):
@@ -42,7 +53,22 @@ class Site:
     follow_pattern: re.Pattern[str] | None = None
     max_pages: int = 0
     boilerplate: tuple[str, ...] = ()
+    body_selector: str | None = None
+    drop_selectors: tuple[str, ...] = ()
+    date_selector: str | None = None
     path: str = field(default="", compare=False)
+
+    @property
+    def rules(self) -> ExtractionRules:
+        """What extraction needs of this site, small and picklable for the worker processes."""
+        return ExtractionRules(
+            site_name=self.name,
+            boilerplate=self.boilerplate,
+            body_selector=self.body_selector,
+            drop_selectors=self.drop_selectors,
+            date_selector=self.date_selector,
+            article_pattern=self.article_pattern.pattern,
+        )
 
     def is_article(self, url: str) -> bool:
         return self.article_pattern.search(url) is not None
@@ -116,6 +142,9 @@ def parse_site(data: dict[str, Any], path: Path | str = "<site>") -> Site:
         follow_pattern=_regex(data, "follow_pattern", path) if "follow_pattern" in data else None,
         max_pages=_typed(data, "max_pages", int, path, default=0),
         boilerplate=_str_list(data, "boilerplate", path),
+        body_selector=_selector(data, "body_selector", path),
+        drop_selectors=tuple(_checked_css(s, "drop_selectors", path) for s in _str_list(data, "drop_selectors", path)),
+        date_selector=_selector(data, "date_selector", path),
         path=str(path),
     )
     if site.max_pages < 0:
@@ -159,3 +188,17 @@ def _regex(data: dict[str, Any], key: str, path: Path | str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as e:
         raise SiteFileError(path, key, f"bad regular expression {pattern!r}: {e}") from e
+
+
+def _selector(data: dict[str, Any], key: str, path: Path | str) -> str | None:
+    if key not in data:
+        return None
+    return _checked_css(_typed(data, key, str, path), key, path)
+
+
+def _checked_css(selector: str, key: str, path: Path | str) -> str:
+    try:
+        css_to_xpath(selector)
+    except SelectorError as e:
+        raise SiteFileError(path, key, f"bad CSS selector {selector!r}: {e}") from e
+    return selector

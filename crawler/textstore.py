@@ -21,6 +21,7 @@ class Document:
     author: str | None
     language: str | None
     canonical_url: str
+    notes: tuple[str, ...] = ()  # how extraction went, for stats: "body_selector_missed"
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,17 @@ class ArticlePipeline:
         assert self.pool is not None
         site = self.crawler.spider.site
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        future = self.pool.submit(extract_document, response.url, content_type, response.body, site.boilerplate)
+        future = self.pool.submit(extract_document, response.url, content_type, response.body, site.rules)
         result = await asyncio.wrap_future(future)
         if isinstance(result, NoDocument):
             stats.inc_value(f"text/no_document/{result.reason}")
-            logger.info("No document from %s: %s", response.url, result.detail)
+            # An extraction error is a page we could not read: worth a look, unlike a listing.
+            log = logger.warning if result.reason == "error" else logger.info
+            log("No document from %s: %s", response.url, result.detail)
             return item
+        for note in result.notes:
+            stats.inc_value(f"text/{note}")
+            logger.info("%s on %s: the generic extraction was used", note.replace("_", " "), response.url)
         capture = response.meta.get(CAPTURE_META_KEY)
         file_written, line_appended = await maybe_deferred_to_future(
             deferToThread(self._store, item, result, capture)

@@ -9,6 +9,7 @@ import pytest
 
 from crawler.extract import NoDocument, extract_document
 from crawler.manifest import REQUIRED_KEYS, read_manifest
+from crawler.rules import ExtractionRules
 from tests.conftest import (
     ARTICLES,
     SITE_ROOT,
@@ -27,7 +28,8 @@ BASE = "http://127.0.0.1:8765"
 def extract(article: dict[str, Any]) -> Any:
     body = (SITE_ROOT / article["file"]).read_bytes()
     content_type = "text/html" if article.get("charset") == "windows-1256" else "text/html; charset=utf-8"
-    return extract_document(BASE + article["path"], content_type, body, section(article["section"]).get("boilerplate", []))
+    rules = ExtractionRules(boilerplate=tuple(section(article["section"]).get("boilerplate", [])))
+    return extract_document(BASE + article["path"], content_type, body, rules)
 
 
 @pytest.mark.parametrize("article", articles(), ids=[a["id"] for a in articles()])

@@ -1,0 +1,66 @@
+"""Article or not: month archives, tag pages, section fronts and search pages often match an
+article pattern, and must give no document.
+
+Judged from the page, not the URL: what the page says it is (JSON-LD type,
+og:type), and its shape (a listing is headlines linking to other articles,
+with little prose of its own).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from lxml import html
+
+from crawler.density import TextDensity
+from crawler.metadata import PageMetadata
+from crawler.urls import canonical_url
+
+# Headline links to other articles from which a page with little prose is a listing.
+_MIN_TEASERS = 3
+# Prose of the main text container below which a page with that many teasers is a listing.
+_LISTING_PROSE = 200
+# With this many teasers, a page whose main container holds this small a share of the page's prose.
+_MANY_TEASERS = 5
+_SCATTERED_SHARE = 0.25
+_HEADLINE_MIN = 15
+
+
+def listing_reason(
+    tree: html.HtmlElement, url: str, meta: PageMetadata, density: TextDensity, article_pattern: str | None
+) -> str | None:
+    """Why the page is a listing rather than an article, or None when it may be an article."""
+    if meta.typed_as_article:
+        return None
+    if meta.typed_as_listing:
+        return "the page is typed as a collection (JSON-LD)"
+    teasers = _teaser_links(tree, url, meta.canonical_url, article_pattern)
+    if teasers < _MIN_TEASERS:
+        return None
+    if density.main_prose < _LISTING_PROSE:
+        return f"{teasers} headlines linking to other articles and no prose of its own"
+    if teasers >= _MANY_TEASERS and density.main is not None and density.share(density.main) < _SCATTERED_SHARE:
+        return f"{teasers} headlines linking to other articles, its text spread among them"
+    return None
+
+
+def _teaser_links(tree: html.HtmlElement, url: str, canonical: str, article_pattern: str | None) -> int:
+    """Distinct links to other articles that are headlines (inside h1-h4)."""
+    pattern = re.compile(article_pattern) if article_pattern else None
+    own = {_absolute(url, url), _absolute(url, canonical)}
+    found: set[str] = set()
+    for a in tree.xpath("//h1//a[@href] | //h2//a[@href] | //h3//a[@href] | //h4//a[@href]"):
+        if len(a.text_content().strip()) < _HEADLINE_MIN:
+            continue
+        target = _absolute(url, a.get("href"))
+        if target in own or not target.startswith(("http://", "https://")):
+            continue
+        if pattern is None or pattern.search(target):
+            found.add(target)
+    return len(found)
+
+
+def _absolute(base: str, href: str) -> str:
+    # The article pattern is searched in canonical URLs, as the spider does.
+    return canonical_url(urljoin(base, href.strip()))
