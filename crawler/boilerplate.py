@@ -77,6 +77,9 @@ _PREFIXES = (
     "الكلمات المفتاحية",
     "المزيد من الأخبار",
     "مزيد من الأخبار",
+    "جميع الحقوق محفوظة",
+    "حقوق النشر محفوظة",
+    "©",
 )
 # Paragraphs that are exactly one of these (punctuation and spacing aside).
 _EXACT = frozenset(

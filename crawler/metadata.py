@@ -16,6 +16,7 @@ from crawler.boilerplate import fold
 from crawler.density import TextDensity
 from crawler.rules import NO_RULES, ExtractionRules, css_to_xpath
 
+_SHOWN_TITLE_MIN = 10
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " » ")
 ARTICLE_TYPES = frozenset(
     {
@@ -131,7 +132,22 @@ class PageMetadata:
         stripped = [_strip_site_name(_clean(c), site_name) for c in candidates if c and _clean(c)]
         if h1 and any(s == h1 for s in stripped):
             return h1
+        if stripped and (shown := self._shown_part(stripped[0])):
+            return shown
         return stripped[0] if stripped else None
+
+    def _shown_part(self, title: str) -> str | None:
+        """The part of "Site - Headline" (either order) that the page shows on its own as the headline."""
+        for sep in _TITLE_SEPARATORS:
+            if sep not in title:
+                continue
+            for part in title.split(sep):
+                part = part.strip()
+                if len(part) >= _SHOWN_TITLE_MIN and self.tree.xpath(
+                    "//body//*[normalize-space(.)=$part][not(self::a)][not(ancestor::a)]", part=part
+                ):
+                    return part
+        return None
 
     @property
     def published(self) -> str | None:

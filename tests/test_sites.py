@@ -26,6 +26,14 @@ def test_bundled_sites_load_and_include_the_seed_sites_and_demo() -> None:
         assert all(site.owns(u) for u in site.start_urls + site.sitemap_urls + site.feed_urls)
 
 
+def test_selector_keys_reach_extraction(tmp_path: Path) -> None:
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD + "body_selector = 'div.entry-content'\ndrop_selectors = ['.share', 'aside .related']\ndate_selector = 'time.published'\n")
+    rules = load_site(str(path)).rules
+    assert rules.body_selector == "div.entry-content" and rules.date_selector == "time.published"
+    assert rules.drop_selectors == (".share", "aside .related") and rules.site_name == "good"
+
+
 def test_a_site_file_by_path(tmp_path: Path) -> None:
     path = tmp_path / "good.toml"
     path.write_text(GOOD)
@@ -44,6 +52,11 @@ BAD_FILES = {
     "ftp_scheme": (GOOD.replace("https://www.example.com/", "ftp://www.example.com/"), "start_urls", "only http and https"),
     "wrong_type": (GOOD + "max_pages = 'ten'\n", "max_pages", "must be a int"),
     "not_toml": ("name = \n", None, "not valid TOML"),
+    "bad_body_selector": (GOOD + "body_selector = 'div.entry['\n", "body_selector", "bad CSS selector"),
+    "xpath_as_date_selector": (GOOD + "date_selector = '//span[@class=\"date\"]'\n", "date_selector", "bad CSS selector"),
+    "bad_drop_selector": (GOOD + "drop_selectors = ['.share', 'p:nth-child(']\n", "drop_selectors", "bad CSS selector"),
+    "empty_body_selector": (GOOD + "body_selector = ' '\n", "body_selector", "bad CSS selector"),
+    "drop_selectors_not_a_list": (GOOD + "drop_selectors = '.share'\n", "drop_selectors", "must be a list"),
 }
 
 
@@ -67,8 +80,9 @@ def test_bad_site_file_error_names_file_and_key(tmp_path: Path, case: str) -> No
         ({"colour": "red"}, "colour"),
         ({"start_urls": ["http://localhost:1/"]}, "start_urls"),
         ({"article_pattern": None}, "article_pattern"),
+        ({"body_selector": "article >"}, "body_selector"),
     ],
-    ids=["bad_regex", "unknown_key", "off_domain_start", "missing_key"],
+    ids=["bad_regex", "unknown_key", "off_domain_start", "missing_key", "bad_selector"],
 )
 def test_crawl_with_bad_site_file_fails_before_any_request(
     tmp_path: Path, server: FixtureServer, override: dict[str, object], key: str
