@@ -22,7 +22,6 @@ class SelectorError(ValueError):
 
 @dataclass(frozen=True)
 class ExtractionRules:
-    site_name: str = ""
     boilerplate: tuple[str, ...] = ()
     body_selector: str | None = None
     drop_selectors: tuple[str, ...] = ()

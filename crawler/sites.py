@@ -62,7 +62,6 @@ class Site:
     def rules(self) -> ExtractionRules:
         """What extraction needs of this site, small and picklable for the worker processes."""
         return ExtractionRules(
-            site_name=self.name,
             boilerplate=self.boilerplate,
             body_selector=self.body_selector,
             drop_selectors=self.drop_selectors,

@@ -31,7 +31,7 @@ def test_selector_keys_reach_extraction(tmp_path: Path) -> None:
     path.write_text(GOOD + "body_selector = 'div.entry-content'\ndrop_selectors = ['.share', 'aside .related']\ndate_selector = 'time.published'\n")
     rules = load_site(str(path)).rules
     assert rules.body_selector == "div.entry-content" and rules.date_selector == "time.published"
-    assert rules.drop_selectors == (".share", "aside .related") and rules.site_name == "good"
+    assert rules.drop_selectors == (".share", "aside .related")
 
 
 def test_a_site_file_by_path(tmp_path: Path) -> None:
