@@ -45,7 +45,11 @@ PRUNED_TAGS = ("nav", "aside", "footer", "figcaption", "button", "select", "nosc
 _SMALL_SHARE = 0.15
 _LINKY_SHARE = 0.4
 _LINKY_DENSITY = 0.5
-# A block of links to other pages ("المزيد من الأخبار", "اقرأ أيضا" lists).
+# Prose below which a named container inside the main one is a bar or a widget.
+_INSIDE_PROSE = 100
+# A block of links to other pages of the site ("المزيد من الأخبار", "اقرأ
+# أيضا" lists). Links to other sites are not counted: a shopping guide's
+# list of offers is its text.
 _LINK_BLOCK_TAGS = ("ul", "ol", "dl", "div", "section", "p", "table", "nav")
 _LINK_BLOCK_DENSITY = 0.8
 _LINK_BLOCK_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6", "p", "div", "strong", "span", "b"})
@@ -165,9 +169,18 @@ def prune_boilerplate(tree: html.HtmlElement, density: TextDensity) -> int:
         counts = density[element]
         if named_as_boilerplate(element):
             share = density.share(element)
-            if share < _SMALL_SHARE or (counts.link_density > _LINKY_DENSITY and share < _LINKY_SHARE):
+            if density.inside_main(element):
+                # Inside the article's own container a widget with prose of
+                # its own (a product box of a buying guide) is text.
+                if element.tag in PRUNED_TAGS or counts.link_density > _LINKY_DENSITY or counts.prose < _INSIDE_PROSE:
+                    doomed.append(element)
+            elif share < _SMALL_SHARE or (counts.link_density > _LINKY_DENSITY and share < _LINKY_SHARE):
                 doomed.append(element)
-        elif element.tag in _LINK_BLOCK_TAGS and counts.anchors >= 2 and counts.link_density >= _LINK_BLOCK_DENSITY:
+        elif (
+            element.tag in _LINK_BLOCK_TAGS
+            and counts.site_anchors >= 2
+            and counts.site_link_density >= _LINK_BLOCK_DENSITY
+        ):
             doomed.append(element)
             if (heading := _heading_before(element, density)) is not None:
                 doomed.append(heading)

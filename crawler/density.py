@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from urllib.parse import urlsplit
+
 from lxml import html
 
 _SILENT = frozenset({"script", "style", "noscript", "template", "head", "title", "meta", "link"})
@@ -27,6 +29,8 @@ class Counts:
     text: int = 0  # characters of text, white space aside
     links: int = 0  # of which inside <a>
     anchors: int = 0  # <a href> elements
+    site_links: int = 0  # of the link text, in links to the page's own site
+    site_anchors: int = 0
 
     @property
     def prose(self) -> int:
@@ -36,11 +40,16 @@ class Counts:
     def link_density(self) -> float:
         return self.links / self.text if self.text else 0.0
 
+    @property
+    def site_link_density(self) -> float:
+        return self.site_links / self.text if self.text else 0.0
+
 
 class TextDensity:
     """Counts for every element of a tree, computed once; the tree must not change while in use."""
 
-    def __init__(self, root: html.HtmlElement) -> None:
+    def __init__(self, root: html.HtmlElement, url: str = "") -> None:
+        host = _bare_host(url)
         self._counts: dict[html.HtmlElement, Counts] = {}
         credit: dict[html.HtmlElement, int] = {}
         # Reverse document order visits every element after all its descendants.
@@ -57,11 +66,16 @@ class TextDensity:
                     counts.text += c.text
                     counts.links += c.links
                     counts.anchors += c.anchors
+                    counts.site_links += c.site_links
+                    counts.site_anchors += c.site_anchors
                     own += _length(child.tail)
                 counts.text += own
                 if el.tag == "a":
                     counts.links = counts.text
-                    counts.anchors += 1 if el.get("href") else 0
+                    if href := el.get("href"):
+                        counts.anchors += 1
+                        if host and _same_site(host, href):
+                            counts.site_links, counts.site_anchors = counts.text, counts.site_anchors + 1
                     own = 0
                 parent = el.getparent()
                 if el.tag in _PARAGRAPHS and parent is not None:
@@ -95,10 +109,27 @@ class TextDensity:
         """True for the main text's container and its ancestors."""
         return element in self._protected
 
+    def inside_main(self, element: html.HtmlElement) -> bool:
+        """True for descendants of the main text's container."""
+        return self.main is not None and any(a is self.main for a in element.iterancestors())
+
     def share(self, element: html.HtmlElement) -> float:
         """The element's share of the page's prose."""
         total = self.page_prose
         return self[element].prose / total if total else 0.0
+
+
+def _bare_host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def _same_site(host: str, href: str) -> bool:
+    """True for a link to a page of the same site: relative, or to the host or a subdomain of it."""
+    href = href.strip()
+    if href.startswith(("#", "javascript:", "mailto:", "tel:")):
+        return False
+    target = _bare_host(href) if "//" in href[:8] or href.startswith("//") else host
+    return target == host or target.endswith("." + host) or host.endswith("." + target)
 
 
 def _length(text: str | None) -> int:

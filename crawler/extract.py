@@ -12,10 +12,10 @@ import copy
 import re
 import traceback
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import trafilatura
+from trafilatura.settings import DEFAULT_CONFIG, use_config
 from lxml import etree, html
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
@@ -36,11 +36,20 @@ _MAX_REPLACEMENT_RATIO = 0.01
 _UNICODE_SPACES = "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 _PROTECT = {ord(c): 0xF0000 + i for i, c in enumerate(_UNICODE_SPACES)}
 _RESTORE = {v: k for k, v in _PROTECT.items()}
+# As trafilatura parses: a comment inside a paragraph ("suffered<!-- --> months")
+# would otherwise take the rest of the paragraph with it.
+_PARSER = html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True)
 _XML_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-# Our text below this share of the main container's prose means the pruning gutted the page.
+# Share of the main container's prose below which our extraction is taken to have gutted the page.
 _GUTTED_SHARE = 0.4
+# trafilatura rescues a text under MIN_EXTRACTED_SIZE with a dump of the
+# whole <article> as one paragraph, headline included; a short news item is
+# better served by its own paragraphs, and a real failure by our fallback.
+_NO_RESCUE = use_config()
+_NO_RESCUE.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
 _HTML_SPACE_RE = re.compile(r"[ \t\n\r\f]+")
 _BLOCKS = {"p", "head", "quote", "item", "cell", "code"}
+_BOUNDARIES = {"list", "table", "row", "div", "body"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
     if tree is None:
         return NoDocument("empty", "no HTML elements")
 
-    density = TextDensity(tree)
+    density = TextDensity(tree, url)
     meta = PageMetadata(tree, url, rules, density)
     title = meta.title
     if reason := listing_reason(tree, url, meta, density, rules.article_pattern):
@@ -114,7 +123,7 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
 def _parse(text: str, rules: ExtractionRules) -> html.HtmlElement | None:
     """The page's tree, with the site file's drop_selectors removed."""
     try:
-        tree = html.document_fromstring(text)
+        tree = html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
     for selector in rules.drop_selectors:
@@ -125,18 +134,23 @@ def _parse(text: str, rules: ExtractionRules) -> html.HtmlElement | None:
 
 
 def _generic_body(tree: html.HtmlElement, density: TextDensity, url: str, text: str, rules: ExtractionRules) -> list[str]:
-    """trafilatura on the page pruned of boilerplate; plain trafilatura when pruning gutted it."""
+    """trafilatura on the page pruned of boilerplate; plain trafilatura when that lost the main text.
+
+    The first pass keeps trafilatura's structure (no one-blob rescue); when
+    its text falls well short of the prose in the page's main container,
+    plain trafilatura runs on the unpruned page, and the longer answer wins,
+    so the fallback never costs text.
+    """
+    main_prose = density[density.main].prose if density.main is not None else 0
     prune_boilerplate(tree, density)
-    paragraphs = _trafilatura_paragraphs(tree, url)
-    if sum(map(len, paragraphs)) < _GUTTED_SHARE * density.main_prose:
-        # The pruning (or precision) lost most of the main text: the page
-        # gets plain trafilatura, and the longer of the two answers.
-        plain_tree = _parse(text, rules)
-        if plain_tree is not None:
-            plain = _trafilatura_paragraphs(plain_tree, url, focus="balanced")
-            if sum(map(len, plain)) > sum(map(len, paragraphs)):
-                return plain
+    paragraphs = _trafilatura_paragraphs(tree, url, rescue=False)
+    if _length(paragraphs) < _GUTTED_SHARE * main_prose and (plain_tree := _parse(text, rules)) is not None:
+        paragraphs = max(paragraphs, _trafilatura_paragraphs(plain_tree, url), key=_length)
     return paragraphs
+
+
+def _length(paragraphs: list[str]) -> int:
+    return sum(map(len, paragraphs))
 
 
 def _selected_body(chosen: list[html.HtmlElement], url: str) -> list[str]:
@@ -146,15 +160,16 @@ def _selected_body(chosen: list[html.HtmlElement], url: str) -> list[str]:
     for element in chosen:
         if not any(a in chosen for a in element.iterancestors()):
             body.append(copy.deepcopy(element))
-    prune_boilerplate(root, TextDensity(root))
-    return _trafilatura_paragraphs(root, url, focus="recall")
+    prune_boilerplate(root, TextDensity(root, url))
+    return _trafilatura_paragraphs(root, url, focus="recall", rescue=False)
 
 
-def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "precision") -> list[str]:
+def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "balanced", rescue: bool = True) -> list[str]:
     for element in tree.iter():
-        if element.text:
+        # White space alone stays white space: disguised, it would look like text to trafilatura.
+        if element.text and not element.text.isspace():
             element.text = element.text.translate(_PROTECT)
-        if element.tail:
+        if element.tail and not element.tail.isspace():
             element.tail = element.tail.translate(_PROTECT)
     result = trafilatura.bare_extraction(
         tree,
@@ -168,39 +183,43 @@ def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "prec
         include_links=False,
         deduplicate=False,
         with_metadata=False,
+        config=DEFAULT_CONFIG if rescue else _NO_RESCUE,
     )
     body = getattr(result, "body", None)
     if body is None:
         return []
-    return [p.translate(_RESTORE) for p in _block_texts(body) if p]
+    return [p.translate(_RESTORE) for p in _block_texts(body)]
 
 
-def _block_texts(body: etree._Element) -> Iterator[str]:
-    """One paragraph per innermost block (p, heading, list item, quote, table cell); <br> splits one."""
-    for element in body.iter(*_BLOCKS):
-        if any(d.tag in _BLOCKS for d in element.iterdescendants()):
-            continue
-        yield from _lines(element)
+def _block_texts(body: etree._Element) -> list[str]:
+    """One paragraph per block (p, heading, list item, quote, table cell); <br> splits one.
 
-
-def _lines(element: etree._Element) -> list[str]:
+    Text beside blocks (a paragraph's tail after a heading, words straight in
+    the body) makes paragraphs of its own: trafilatura's tree mixes them.
+    """
     lines: list[str] = []
     parts: list[str] = []
 
+    def flush() -> None:
+        lines.append("".join(parts))
+        parts.clear()
+
     def walk(node: etree._Element) -> None:
-        if node.tag == "lb":
-            lines.append("".join(parts))
-            parts.clear()
-        elif node.text:
+        boundary = node.tag in _BLOCKS or node.tag in _BOUNDARIES
+        if boundary or node.tag == "lb":
+            flush()
+        if node.text and node.tag != "lb":
             parts.append(node.text)
         for child in node:
             walk(child)
             if child.tail:
                 parts.append(child.tail)
+        if boundary:
+            flush()
 
-    walk(element)
-    lines.append("".join(parts))
-    return [_squash(line) for line in lines]
+    walk(body)
+    flush()
+    return [line for line in map(_squash, lines) if line]
 
 
 def _squash(text: str) -> str:

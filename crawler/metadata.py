@@ -32,7 +32,6 @@ ARTICLE_TYPES = frozenset(
         "ScholarlyArticle",
     }
 )
-LISTING_TYPES = frozenset({"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage", "Blog"})
 # JSON-LD items read for metadata: articles, and the WebPage some sites put it on.
 _DESCRIBED_TYPES = ARTICLE_TYPES | {"WebPage"}
 _DATE_META = (
@@ -104,10 +103,6 @@ class PageMetadata:
     def typed_as_article(self) -> bool:
         """The page says it is an article: JSON-LD article type or og:type article."""
         return bool(self._types & ARTICLE_TYPES) or self._meta.get("og:type", "").lower() == "article"
-
-    @property
-    def typed_as_listing(self) -> bool:
-        return bool(self._types & LISTING_TYPES)
 
     @property
     def site_names(self) -> list[str]:

@@ -1,9 +1,11 @@
 """Article or not: month archives, tag pages, section fronts and search pages often match an
 article pattern, and must give no document.
 
-Judged from the page, not the URL: what the page says it is (JSON-LD type,
-og:type), and its shape (a listing is headlines linking to other articles,
-with little prose of its own).
+Judged from the page, not the URL: what the page says it is (a JSON-LD
+article type or og:type article make it an article), and otherwise its
+shape: a listing is headlines linking to other articles, with little prose
+of its own. A JSON-LD CollectionPage or ItemList alone proves nothing:
+profile and topic pages carry them around real text.
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ def listing_reason(
     """Why the page is a listing rather than an article, or None when it may be an article."""
     if meta.typed_as_article:
         return None
-    if meta.typed_as_listing:
-        return "the page is typed as a collection (JSON-LD)"
     teasers = _teaser_links(tree, url, meta.canonical_url, article_pattern)
     if teasers < _MIN_TEASERS:
         return None
