@@ -125,7 +125,8 @@ def test_the_same_article_under_two_urls_is_one_text_file(crawled: dict[str, Any
 def test_pages_without_body_are_counted_not_stored(crawled: dict[str, Any]) -> None:
     result = crawled["result"]
     assert stat(result, "text/no_document/not_html") >= 1  # the PDF
-    assert stat(result, "text/no_document/no_body") >= 1  # the video page, the monthly archive
+    assert stat(result, "text/no_document/no_body") >= 1  # the video page
+    assert stat(result, "text/no_document/not_article") >= 1  # the monthly archive, matching the article pattern
     urls = {e["url"] for e in crawled["manifest"]}
     assert not [u for u in urls if u.endswith(".pdf")]
     assert "No document from" in result.stderr
