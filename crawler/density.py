@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from lxml import html
 
-_SILENT = frozenset({"script", "style", "noscript", "template", "head", "title", "meta", "link"})
+_SILENT = frozenset({"script", "style", "template", "head", "title", "meta", "link"})
 # Elements whose own words are prose; their text is credited to the container.
 _PARAGRAPHS = frozenset({"p", "blockquote", "pre", "li", "dd", "h2", "h3", "h4", "h5", "h6"})
 # Inline elements hand their words to the element around them.
@@ -120,7 +120,10 @@ class TextDensity:
 
 
 def _bare_host(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
+    try:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:  # "http://[ccpa-preferences]/": a broken link is nobody's site
+        return ""
 
 
 def _same_site(host: str, href: str) -> bool:

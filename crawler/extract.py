@@ -39,6 +39,7 @@ _RESTORE = {v: k for k, v in _PROTECT.items()}
 # As trafilatura parses: a comment inside a paragraph ("suffered<!-- --> months")
 # would otherwise take the rest of the paragraph with it.
 _PARSER = html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True)
+_XML_DECLARATION_RE = re.compile(r"^[\s\ufeff]*<\?xml[^>]*>")
 _XML_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # Share of the main container's prose below which our extraction is taken to have gutted the page.
 _GUTTED_SHARE = 0.4
@@ -79,8 +80,9 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
     bad = text.count("\ufffd")
     if bad and bad / len(text) > _MAX_REPLACEMENT_RATIO:
         return NoDocument("bad_charset", f"{bad} undecodable characters as {response.encoding}")
-    # lxml refuses strings with characters XML cannot hold (control characters, lone surrogates).
-    text = _XML_UNSAFE_RE.sub("", text)
+    # lxml refuses strings with characters XML cannot hold (control characters,
+    # lone surrogates), and decoded strings that still declare an encoding.
+    text = _XML_DECLARATION_RE.sub("", _XML_UNSAFE_RE.sub("", text), count=1)
     tree = _parse(text, rules)
     if tree is None:
         return NoDocument("empty", "no HTML elements")

@@ -40,9 +40,24 @@ def listing_reason(
         return None
     if density.main_prose < _LISTING_PROSE:
         return f"{teasers} headlines linking to other articles and no prose of its own"
-    if teasers >= _MANY_TEASERS and density.main is not None and density.share(density.main) < _SCATTERED_SHARE:
-        return f"{teasers} headlines linking to other articles, its text spread among them"
+    main = density.main
+    if main is None or density.share(main) >= _SCATTERED_SHARE:
+        return None
+    # Excerpts: the headlines stand right around the main text (its list), not in menus elsewhere.
+    around = next((a for a in _up_to_two(main) if a.tag not in ("body", "html")), None)
+    nearby = _teaser_links(around, url, meta.canonical_url, article_pattern) if around is not None else 0
+    if nearby >= _MANY_TEASERS:
+        return f"{nearby} headlines linking to other articles among excerpts"
     return None
+
+
+def _up_to_two(element: html.HtmlElement) -> list[html.HtmlElement]:
+    """The grandparent, then the parent: the widest close surrounding first."""
+    parent = element.getparent()
+    if parent is None:
+        return []
+    grand = parent.getparent()
+    return [grand, parent] if grand is not None else [parent]
 
 
 def _teaser_links(tree: html.HtmlElement, url: str, canonical: str, article_pattern: str | None) -> int:
@@ -50,7 +65,7 @@ def _teaser_links(tree: html.HtmlElement, url: str, canonical: str, article_patt
     pattern = re.compile(article_pattern) if article_pattern else None
     own = {_absolute(url, url), _absolute(url, canonical)}
     found: set[str] = set()
-    for a in tree.xpath("//h1//a[@href] | //h2//a[@href] | //h3//a[@href] | //h4//a[@href]"):
+    for a in tree.xpath(".//h1//a[@href] | .//h2//a[@href] | .//h3//a[@href] | .//h4//a[@href]"):
         if len(a.text_content().strip()) < _HEADLINE_MIN:
             continue
         target = _absolute(url, a.get("href"))

@@ -149,3 +149,38 @@ def test_rebuild_uses_the_site_file_selectors_as_the_crawl_did(pages_crawl: dict
     assert {p.relative_to(rebuilt): p.read_bytes() for p in (rebuilt / "text").rglob("*.txt")} == crawled
     assert len(crawled) == len(DOCUMENTS)
     assert "body selector missed: 3" in result.stdout + result.stderr
+
+
+ARTICLE_BODY = (
+    "<p>افتتحت البلدية اليوم حديقة عامة جديدة في حي الصناعة بعد أشهر من أعمال التأهيل والتشجير.</p>"
+    "<p>وقال رئيس البلدية إن الحديقة تضم ملعباً للأطفال ومساحات خضراء واسعة مفتوحة للأهالي طوال أيام الأسبوع.</p>"
+)
+EXPECTED_BODY = (
+    "افتتحت البلدية اليوم حديقة عامة جديدة في حي الصناعة بعد أشهر من أعمال التأهيل والتشجير.\n\n"
+    "وقال رئيس البلدية إن الحديقة تضم ملعباً للأطفال ومساحات خضراء واسعة مفتوحة للأهالي طوال أيام الأسبوع.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        f"<?xml version='1.0' encoding='utf-8'?>\n<html><body><article><h1>حديقة</h1>{ARTICLE_BODY}</article></body></html>",
+        f"<html><body><noscript><div class='post-body'>{ARTICLE_BODY}</div></noscript></body></html>",
+        f"<html><body><a href='http://[ccpa-preferences]/x'>إعدادات</a><article>{ARTICLE_BODY}</article></body></html>",
+        f"<html><body><article><!-- ad -->{ARTICLE_BODY.replace('جديدة', 'جديدة<!-- -->', 1)}</article></body></html>",
+    ],
+    ids=["xml_declaration", "body_in_noscript", "broken_link_host", "comment_inside_paragraph"],
+)
+def test_odd_but_real_markup_keeps_the_article(page: str) -> None:
+    doc = extract_document(BASE + "/x/1", "text/html; charset=utf-8", page.encode(), ExtractionRules())
+    assert not isinstance(doc, NoDocument), doc
+    assert doc.text == EXPECTED_BODY
+
+
+def test_an_archive_with_long_excerpts_is_a_listing() -> None:
+    page = next(p for p in PAGE_LIST if p["id"] == "month_archive")
+    html = (PAGES / page["file"]).read_text(encoding="utf-8")
+    longer = html.replace("</p></div>", " " + "وتابع التقرير تفاصيل ما جرى في المدينة خلال الأيام الماضية. " * 4 + "</p></div>")
+    result = extract_document(BASE + page["path"], "text/html; charset=utf-8", longer.encode(), rules_of(page))
+    assert isinstance(result, NoDocument) and result.reason == "not_article", result
+    assert "excerpts" in result.detail
