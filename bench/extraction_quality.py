@@ -1,16 +1,36 @@
-"""Extraction quality on the demo site's articles: ours against plain trafilatura and newspaper4k.
+"""Extraction quality: ours against plain trafilatura and newspaper4k, in three parts measured in one run.
 
-    .venv/bin/pip install -e '.[bench]' && .venv/bin/python bench/extraction_quality.py
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/get_real_pages.py        # once, for parts 2 and 3 (see its docstring)
+    .venv/bin/python bench/extraction_quality.py [--only fixtures|real|snippets] [--rows] [--jsonl FILE]
 
-For each fixture article it compares each extractor's body text with the
-hand-written expected text: token precision, recall and F1 (tokens are
-words, counted with multiplicity), how many known boilerplate phrases
-leaked into the text, and whether the title and publication date are right.
-Prints one table per site section and a total, all measured in this run.
+Part 1, our own fixture pages: for each article of the demo site it compares
+each extractor's body text with the expected text written in this project:
+token precision, recall and F1 (tokens are words, counted with multiplicity),
+how many known boilerplate phrases leaked into the text, and whether the
+title and publication date are right. Prints one table per site section and a
+total.
+
+Part 2, real pages (bench/real_quality.py): public pages whose expected text
+others wrote (bench/data/, built by bench/get_real_pages.py), scored with the
+same tokens() for all three extractors: mean P/R/F1, F1 per language and per
+source, pages with no text, pages where ours trails plain trafilatura, and
+milliseconds per page.
+
+Part 3, trafilatura's evaluation set (bench/snippet_quality.py): about a
+thousand pages in a dozen languages (one Arabic) annotated with snippets the
+main text must and must not contain, scored as trafilatura's own evaluation
+scores them: precision, recall, F-score and accuracy over all snippets and per
+language, pages with no text, every snippet where ours loses to plain
+trafilatura, and milliseconds per page.
+
+--rows prints every page of parts 2 and 3; --jsonl FILE writes one line per
+page of both (part 3's lines carry "part": "snippets") for diffing two runs.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import tomllib
@@ -18,12 +38,13 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.extract import NoDocument, extract_document  # noqa: E402
+from crawler.rules import ExtractionRules  # noqa: E402
 
 DEMOSITE = ROOT / "crawler" / "demosite"
 INDEX = tomllib.loads((DEMOSITE / "articles.toml").read_text(encoding="utf-8"))
@@ -46,7 +67,8 @@ def scores(predicted: str, expected: str) -> tuple[float, float, float]:
 def ours(article: dict[str, Any], body: bytes) -> tuple[str, str | None, str | None]:
     content_type = "text/html" if article.get("charset") == "windows-1256" else "text/html; charset=utf-8"
     boilerplate = INDEX["section"][article["section"]].get("boilerplate", [])
-    doc = extract_document(BASE + article["path"], content_type, body, boilerplate)
+    # extract_document takes ExtractionRules now; a bare list made every call a NoDocument("error").
+    doc = extract_document(BASE + article["path"], content_type, body, ExtractionRules(boilerplate=tuple(boilerplate)))
     if isinstance(doc, NoDocument):
         return "", None, None
     return doc.text, doc.title, doc.published
@@ -72,7 +94,8 @@ def newspaper4k(article: dict[str, Any], body: bytes) -> tuple[str, str | None, 
     return page.text or "", page.title or None, date
 
 
-def main() -> None:
+def fixture_pages() -> None:
+    print("== Our own fixture pages: the demo site's articles, expected text written in this project\n")
     extractors: dict[str, Callable[[dict[str, Any], bytes], tuple[str, str | None, str | None]]] = {
         "ours": ours,
         "trafilatura": plain_trafilatura,
@@ -117,6 +140,58 @@ def main() -> None:
             f"{section:<8} {name:<12} {mean['p']:6.3f} {mean['r']:6.3f} {mean['f1']:6.3f} "
             f"{int(sum(row['leaked'])):7d} {int(sum(row['title'])):3d}/{n:<3d} {int(sum(row['date'])):2d}/{n}"
         )
+
+
+def real_pages(show_rows: bool, jsonl: TextIO | None) -> None:
+    import real_quality
+    from real_pages import iter_pages
+
+    try:
+        pages = list(iter_pages())
+    except FileNotFoundError as e:
+        print(f"== Real pages: skipped, {e}")
+        return
+    rows = real_quality.run(pages, scores)
+    real_quality.report(rows, show_rows)
+    if jsonl:
+        real_quality.write_jsonl(rows, jsonl)
+
+
+def snippet_pages(show_rows: bool, jsonl: TextIO | None) -> None:
+    import snippet_quality
+    from snippet_pages import iter_snippet_pages
+
+    try:
+        pages = list(iter_snippet_pages())
+    except FileNotFoundError as e:
+        print(f"== trafilatura's evaluation set: skipped, {e}")
+        return
+    rows = snippet_quality.run(pages)
+    snippet_quality.report(rows, show_rows)
+    if jsonl:
+        snippet_quality.write_jsonl(rows, jsonl)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("fixtures", "real", "snippets"), help="run one part only")
+    parser.add_argument("--rows", action="store_true", help="print every page's row of parts 2 and 3, not only the summaries")
+    parser.add_argument("--jsonl", type=Path, metavar="FILE", help="write the rows of parts 2 and 3 to FILE, one JSON per page")
+    args = parser.parse_args()
+    # One handle for both parts, so that a run's file holds that run's rows only.
+    jsonl = args.jsonl.open("w", encoding="utf-8") if args.jsonl else None
+    parts: dict[str, Callable[[], None]] = {
+        "fixtures": fixture_pages,
+        "real": lambda: real_pages(args.rows, jsonl),
+        "snippets": lambda: snippet_pages(args.rows, jsonl),
+    }
+    for n, part in enumerate(part for name, part in parts.items() if args.only in (None, name)):
+        if n:
+            print()
+        part()
+    if jsonl:
+        jsonl.close()
+        print(f"per-page rows written to {args.jsonl}")
 
 
 if __name__ == "__main__":
