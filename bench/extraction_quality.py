@@ -43,8 +43,8 @@ from typing import Any, TextIO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.extract import NoDocument, extract_document  # noqa: E402
-from crawler.rules import ExtractionRules  # noqa: E402
+from crawler.extract.document import NoDocument, extract_document  # noqa: E402
+from crawler.extract.rules import ExtractionRules  # noqa: E402
 
 DEMOSITE = ROOT / "crawler" / "demosite"
 INDEX = tomllib.loads((DEMOSITE / "articles.toml").read_text(encoding="utf-8"))

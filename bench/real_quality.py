@@ -23,7 +23,7 @@ from typing import Protocol, TextIO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.extract import NoDocument, extract_document  # noqa: E402
+from crawler.extract.document import NoDocument, extract_document  # noqa: E402
 from real_pages import RealPage  # noqa: E402
 
 Scorer = Callable[[str, str], tuple[float, float, float]]

@@ -33,7 +33,7 @@ from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from crawler.rebuild import find_warc_files, rebuild  # noqa: E402
 from crawler.sites import parse_site  # noqa: E402
-from crawler.warc import Exchange, store_capture  # noqa: E402
+from crawler.capture.records import Exchange, store_capture  # noqa: E402
 
 DEMOSITE = ROOT / "crawler" / "demosite"
 INDEX = tomllib.loads((DEMOSITE / "articles.toml").read_text(encoding="utf-8"))

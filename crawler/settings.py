@@ -41,12 +41,12 @@ REMOTE_CONTROL_ENABLED = False
 # --- Capture -----------------------------------------------------------------
 WARC_ENABLED = True
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.wire.WireHTTP11DownloadHandler",
-    "https": "crawler.wire.WireHTTP11DownloadHandler",
+    "http": "crawler.capture.wire.WireHTTP11DownloadHandler",
+    "https": "crawler.capture.wire.WireHTTP11DownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompression (590) and Redirect (600): sees the wire bytes.
-    "crawler.capture.WarcCaptureMiddleware": 950,
+    "crawler.capture.middleware.WarcCaptureMiddleware": 950,
 }
 
 # --- Text -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.rules import ExtractionRules, SelectorError, css_to_xpath
+from crawler.extract.rules import ExtractionRules, SelectorError, css_to_xpath
 
 BUNDLED_DIR = Path(__file__).parent / "sites"
 

@@ -14,12 +14,12 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler.capture import CAPTURE_META_KEY
-from crawler.extract import NoDocument, extract_document
+from crawler.capture.middleware import CAPTURE_META_KEY
+from crawler.extract.document import NoDocument, extract_document
 from crawler.items import ArticleItem
-from crawler.manifest import Manifest
-from crawler.textstore import Document, manifest_entry, store_text
-from crawler.warc import CaptureRef
+from crawler.store.manifest import Manifest
+from crawler.store.textstore import Document, manifest_entry, store_text
+from crawler.capture.records import CaptureRef
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.arabic_dates import normalize_digits, parse_arabic_date
+from crawler.extract.arabic_dates import normalize_digits, parse_arabic_date
 
 CASES = {
     "numeric_with_city": ("2022.02.10 | 10:00 دمشق", "2022-02-10T10:00:00+02:00"),

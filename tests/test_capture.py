@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.warc import capture_key
+from crawler.capture.records import capture_key
 from tests.conftest import SITE_ROOT, FixtureServer, crawl, run_scrapy, write_site
 
 BIN = Path(sys.executable).parent

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from crawler.extract import NoDocument, extract_document
-from crawler.manifest import REQUIRED_KEYS, read_manifest
-from crawler.rules import ExtractionRules
+from crawler.extract.document import NoDocument, extract_document
+from crawler.store.manifest import REQUIRED_KEYS, read_manifest
+from crawler.extract.rules import ExtractionRules
 from tests.conftest import (
     ARTICLES,
     SITE_ROOT,

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.extract import NoDocument, extract_document
-from crawler.rules import ExtractionRules
-from crawler.textstore import Document
+from crawler.extract.document import NoDocument, extract_document
+from crawler.extract.rules import ExtractionRules
+from crawler.store.textstore import Document
 from tests.conftest import SITE_ROOT
 
 PAGES = sorted(SITE_ROOT.rglob("*.html")) + sorted((Path(__file__).parent / "pages").rglob("*.html"))
@@ -71,12 +71,12 @@ def test_a_control_character_in_the_text_is_dropped_not_fatal() -> None:
 
 
 def test_an_unexpected_failure_is_a_no_document_with_the_reason(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import crawler.extract
+    import crawler.extract.document
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("parser exploded")
 
-    monkeypatch.setattr(crawler.extract.trafilatura, "bare_extraction", broken)
+    monkeypatch.setattr(crawler.extract.document.trafilatura, "bare_extraction", broken)
     page = b"<html><body><article><h1>x</h1><p>" + "نص طويل بما يكفي ليكون مقالاً. ".encode() * 20 + b"</p></article></body></html>"
     result = extract_document("http://127.0.0.1/a/", "text/html; charset=utf-8", page)
     assert isinstance(result, NoDocument) and result.reason == "error"

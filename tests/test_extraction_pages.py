@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from crawler.extract import NoDocument, extract_document
-from crawler.manifest import read_manifest
-from crawler.rules import ExtractionRules
+from crawler.extract.document import NoDocument, extract_document
+from crawler.store.manifest import read_manifest
+from crawler.extract.rules import ExtractionRules
 from tests.conftest import FixtureServer, crawl, run_scrapy, stat
 
 PAGES = Path(__file__).parent / "pages"

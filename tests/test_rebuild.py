@@ -10,7 +10,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from crawler.manifest import read_manifest
+from crawler.store.manifest import read_manifest
 from tests.conftest import FixtureServer, crawl, run_scrapy, write_site
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.atomic import publish
-from crawler.manifest import REQUIRED_KEYS, Manifest, read_manifest
-from crawler.textstore import store_text
+from crawler.store.atomic import publish
+from crawler.store.manifest import REQUIRED_KEYS, Manifest, read_manifest
+from crawler.store.textstore import store_text
 
 
 def entry(url: str, sha: str) -> dict[str, object]:

@@ -21,7 +21,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from crawler import __version__
-from crawler.atomic import hashed_path, publish
+from crawler.store.atomic import hashed_path, publish
 
 WARC_VERSION = "WARC/1.1"
 

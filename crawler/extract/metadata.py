@@ -11,10 +11,10 @@ from urllib.parse import urljoin
 
 from lxml import etree, html
 
-from crawler.arabic_dates import parse_arabic_date
-from crawler.boilerplate import fold
-from crawler.density import TextDensity
-from crawler.rules import NO_RULES, ExtractionRules, css_to_xpath
+from crawler.extract.arabic_dates import parse_arabic_date
+from crawler.extract.boilerplate import fold
+from crawler.extract.density import TextDensity
+from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
 
 _SHOWN_TITLE_MIN = 10
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " » ")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.atomic import hashed_path, publish_bytes
-from crawler.warc import CaptureRef
+from crawler.store.atomic import hashed_path, publish_bytes
+from crawler.capture.records import CaptureRef
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,14 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
-from crawler.warc import (
+from crawler.capture.records import (
     CaptureRef,
     Exchange,
     new_record_id,
     store_capture,
     warcinfo_fields,
 )
-from crawler.wire import WIRE_META_KEY
+from crawler.capture.wire import WIRE_META_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 from lxml import html
 
-from crawler.density import TextDensity
-from crawler.metadata import PageMetadata
+from crawler.extract.density import TextDensity
+from crawler.extract.metadata import PageMetadata
 from crawler.urls import canonical_url
 
 # Headline links to other articles from which a page with little prose is a listing.

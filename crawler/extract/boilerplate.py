@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 from lxml import etree, html
 
-from crawler.arabic_dates import parse_arabic_date
-from crawler.density import TextDensity
+from crawler.extract.arabic_dates import parse_arabic_date
+from crawler.extract.density import TextDensity
 
 # Containers that never hold article body text on the sites we know. Words
 # match inside compound class names ("td-post-sharing" has "sharing");

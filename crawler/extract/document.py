@@ -20,12 +20,12 @@ from lxml import etree, html
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 
-from crawler.boilerplate import ParagraphFilter, prune_boilerplate
-from crawler.density import TextDensity
-from crawler.metadata import PageMetadata
-from crawler.pagekind import listing_reason
-from crawler.rules import NO_RULES, ExtractionRules, css_to_xpath
-from crawler.textstore import Document
+from crawler.extract.boilerplate import ParagraphFilter, prune_boilerplate
+from crawler.extract.density import TextDensity
+from crawler.extract.metadata import PageMetadata
+from crawler.extract.pagekind import listing_reason
+from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
+from crawler.store.textstore import Document
 
 # Share of U+FFFD among the decoded characters above which a page's declared
 # charset is taken to be a lie: the text would be mojibake.

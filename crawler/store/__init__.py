@@ -1,0 +1,1 @@
+"""What the archive keeps on disk: atomic files, the text store, the manifest."""
