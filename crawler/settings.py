@@ -14,6 +14,17 @@ ARCHIVE_DIR = "archive"
 # leave an empty file under a final name. Off only for throwaway runs.
 ARCHIVE_FSYNC = True
 
+# --- Schedule ----------------------------------------------------------------
+# An article already stored is asked for again (a conditional request) at
+# most this often, in seconds, unless a sitemap or feed says it changed.
+# Listings, sitemaps and feeds are fetched on every run.
+RECRAWL_AFTER = 6 * 3600
+# A JSON report per run under ARCHIVE_DIR/runs/<site>/, and a summary in the log.
+RUN_REPORT_ENABLED = True
+EXTENSIONS = {
+    "crawler.runreport.RunReport": 500,
+}
+
 # --- Politeness --------------------------------------------------------------
 # The User-Agent names the project and a page where a site owner can reach
 # whoever runs the crawl: set CONTACT_URL to yours.

@@ -1,15 +1,25 @@
-"""URL canonicalization: one article, one URL, one fetch."""
+"""URLs: one article, one URL, one fetch; and the URLs never worth a request."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from courlan import is_not_crawlable
+from courlan.clean import clean_query
 from w3lib.url import canonicalize_url
 
-# Query parameters that only say where a click came from; they never select content.
-TRACKING_PARAM_RE = re.compile(
-    r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|yclid|igshid|mc_cid|mc_eid|_ga|ref_src)$",
+# Query parameters that make a link an action or a second presentation of a
+# page we fetch anyway: Jetpack share buttons (?share=twitter&nb=1), reply
+# links, print and AMP variants, WordPress search, cart actions.
+_ACTION_PARAMS = frozenset({"share", "nb", "replytocom", "print", "amp", "add-to-cart", "s", "action", "like_comment"})
+_ACTION_VALUES = {"output": {"amp", "print"}, "format": {"amp", "print"}}
+# Path segments that do the same: AMP and print versions, comment feeds,
+# accounts, search, shopping. courlan's is_not_crawlable adds login,
+# contact and legal pages, javascript: and mailto: links.
+_ACTION_SEGMENT_RE = re.compile(
+    r"/(amp|print|feed|comments|trackback|embed|wp-login\.php|wp-admin|login|logout|register|"
+    r"signin|signup|search|cart|checkout|my-account|account)(/|$)",
     re.IGNORECASE,
 )
 
@@ -20,11 +30,27 @@ def canonical_url(url: str) -> str:
     w3lib's canonicalize_url (Scrapy's own) percent-encodes raw Arabic path
     characters as UTF-8 with uppercase hex and lowercases the host, so a link
     written in Arabic and the same link percent-encoded meet on one string.
-    It also sorts the query, as Scrapy's request fingerprint does.
+    It also sorts the query, as Scrapy's request fingerprint does. Tracking
+    parameters (utm_*, fbclid, gclid, ref ...) are courlan's list.
     """
     canon = canonicalize_url(url, keep_fragments=False)
     parts = urlsplit(canon)
     if not parts.query:
         return canon
-    kept = [p for p in parts.query.split("&") if not TRACKING_PARAM_RE.match(p.split("=", 1)[0])]
-    return urlunsplit(parts._replace(query="&".join(kept)))
+    return canonicalize_url(urlunsplit(parts._replace(query=clean_query(parts.query))), keep_fragments=False)
+
+
+def useless_reason(url: str) -> str | None:
+    """Why a request for this (canonical) URL would only repeat a page or perform an action; None if worth it."""
+    parts = urlsplit(url)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        name = name.lower()
+        if name in _ACTION_PARAMS:
+            return f"query parameter {name!r}"
+        if value.lower() in _ACTION_VALUES.get(name, ()):
+            return f"{name}={value}"
+    if m := _ACTION_SEGMENT_RE.search(parts.path):
+        return f"path segment {m.group(1)!r}"
+    if is_not_crawlable(url):
+        return "not crawlable (courlan)"
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import UTC, datetime
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -15,6 +16,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from crawler.capture.middleware import CAPTURE_META_KEY
+from crawler.capture.records import warc_date
+from crawler.urls import canonical_url
 from crawler.extract.document import NoDocument, extract_document
 from crawler.items import ArticleItem
 from crawler.store.manifest import Manifest
@@ -70,6 +73,7 @@ class ArticlePipeline:
         if response.status != 200:
             stats.inc_value("text/no_document/status")
             return item
+        capture = response.meta.get(CAPTURE_META_KEY)
         assert self.pool is not None
         site = self.crawler.spider.site
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
@@ -80,21 +84,49 @@ class ArticlePipeline:
             # An extraction error is a page we could not read: worth a look, unlike a listing.
             log = logger.warning if result.reason == "error" else logger.info
             log("No document from %s: %s", response.url, result.detail)
+            if result.reason != "not_article":  # a listing is fetched again on every run
+                self._remember(item, capture, None, None)
             return item
         for note in result.notes:
             stats.inc_value(f"text/{note}")
             logger.info("%s on %s: the generic extraction was used", note.replace("_", " "), response.url)
-        capture = response.meta.get(CAPTURE_META_KEY)
-        file_written, line_appended = await maybe_deferred_to_future(
+        state = self.crawler.spider.state
+        before = state.known(canonical_url(response.url)) if state is not None else None
+        file_written, line_appended, sha = await maybe_deferred_to_future(
             deferToThread(self._store, item, result, capture)
         )
         if file_written:
             stats.inc_value("text/files_written")
-        stats.inc_value("text/documents_new" if line_appended else "text/documents_unchanged")
+        if not line_appended:
+            stats.inc_value("text/documents_unchanged")
+        elif before is not None and before.sha256 and before.sha256 != sha:
+            stats.inc_value("text/documents_updated")
+        else:
+            stats.inc_value("text/documents_new")
+        # Only now, with text and manifest line on disk, does the next run know this article.
+        self._remember(item, capture, sha, result.canonical_url)
         return item
 
-    def _store(self, item: ArticleItem, doc: Document, capture: CaptureRef | None) -> tuple[bool, bool]:
+    def _remember(self, item: ArticleItem, capture: CaptureRef | None, sha: str | None, canonical: str | None) -> None:
+        state = self.crawler.spider.state
+        if state is None:
+            return
+        response = item.response
+        urls = [canonical_url(u) for u in (response.url, *response.meta.get("redirect_urls", []))]
+        if canonical:
+            urls.append(canonical_url(canonical))
+        headers = response.headers
+        state.record(
+            urls,
+            fetched_at=capture.date if capture else warc_date(datetime.now(UTC)),
+            etag=(headers.get(b"ETag") or b"").decode("latin-1") or None,
+            last_modified=(headers.get(b"Last-Modified") or b"").decode("latin-1") or None,
+            sha256=sha,
+        )
+
+    def _store(self, item: ArticleItem, doc: Document, capture: CaptureRef | None) -> tuple[bool, bool, str]:
         assert self.manifest is not None
         stored = store_text(self.archive_dir, item.site, doc.text, fsync=self.fsync)
         entry = manifest_entry(doc, url=item.url, site=item.site, stored=stored, capture=capture)
-        return stored.written, self.manifest.append(entry)
+        return stored.written, self.manifest.append(entry), stored.sha256
+

@@ -147,7 +147,8 @@ def test_recrawl_unchanged_appends_nothing_changed_article_appends_a_version(tmp
     first_paragraph = (SITE_ROOT / article["expected"]).read_text(encoding="utf-8").split("\n\n")[0]
     assert first_paragraph in html
     page.write_text(html.replace(first_paragraph, first_paragraph + " (تحديث)", 1), encoding="utf-8")
-    crawl(site, archive)
+    # Stored articles are asked again once RECRAWL_AFTER has passed: now, here.
+    crawl(site, archive, settings={"RECRAWL_AFTER": "0"})
     entries = read_manifest(archive / "manifest.jsonl")
     versions = [e for e in entries if e["url"] == editable_server.url + article["path"]]
     assert len(versions) == 2 and versions[0]["sha256"] != versions[1]["sha256"]

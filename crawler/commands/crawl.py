@@ -2,17 +2,21 @@
 
 The spider would reject a bad site file too, but only once the crawl is
 being set up, with a traceback; a scheduled job should get one clear line
-naming the file and the key, and no request sent.
+naming the file and the key, and no request sent. The same goes for a
+second crawl of a site that is still being crawled: the lock on the site's
+state is taken here and held until the process ends.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.sites import SiteFileError, load_site
+from crawler.store.state import CrawlLock, CrawlLockError
 from spiders.news import NewsSpider
 
 
@@ -28,7 +32,18 @@ class Command(ScrapyCrawlCommand):
                 if not ref:
                     raise UsageError("the news spider needs a site: -a site=NAME_OR_PATH", print_help=False)
                 try:
-                    load_site(ref)
+                    site = load_site(ref)
                 except SiteFileError as e:
                     raise UsageError(str(e), print_help=False) from e
+                assert self.settings is not None
+                lock = CrawlLock(Path(self.settings.get("ARCHIVE_DIR")), site.name)
+                try:
+                    lock.acquire()
+                except CrawlLockError as e:
+                    raise UsageError(f"site {site.name}: {e}", print_help=False) from e
+                try:
+                    super().run(args, opts)
+                finally:
+                    lock.release()
+                return
         super().run(args, opts)

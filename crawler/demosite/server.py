@@ -12,10 +12,12 @@ answered; the tests read that log as the witness of what the crawler asked.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import threading
 import tomllib
+from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "status": status,
                 "user_agent": self.headers.get("User-Agent", ""),
                 "accept_encoding": self.headers.get("Accept-Encoding", ""),
+                "if_none_match": self.headers.get("If-None-Match", ""),
+                "if_modified_since": self.headers.get("If-Modified-Since", ""),
             }
         )
         self._send(status, headers, body, route)
@@ -107,9 +111,25 @@ class _Handler(BaseHTTPRequestHandler):
         if file.suffix in _TEXT_SUFFIXES:
             body = self._fill(body)
         content_type = route.get("content_type") or _TYPES.get(file.suffix, "application/octet-stream")
-        headers = [("Content-Type", content_type)]
+        # Validators, as a static file server gives them; a conditional request for an unchanged file gets 304.
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        mtime = int(file.stat().st_mtime)
+        validators = [("ETag", etag), ("Last-Modified", formatdate(mtime, usegmt=True))]
+        if self._unchanged(etag, mtime):
+            return 304, validators, b"", {k: v for k, v in route.items() if k not in ("chunked", "gzip", "truncate")}
+        headers = [("Content-Type", content_type), *validators]
         headers += [("Set-Cookie", cookie) for cookie in route.get("set_cookies", [])]
         return status, headers, body, route
+
+    def _unchanged(self, etag: str, mtime: int) -> bool:
+        if match := self.headers.get("If-None-Match"):
+            return etag in (m.strip() for m in match.split(","))
+        if since := self.headers.get("If-Modified-Since"):
+            try:
+                return mtime <= int(parsedate_to_datetime(since).timestamp())
+            except (TypeError, ValueError):
+                return False
+        return False
 
     def _file(self, relative: str) -> Path | None:
         root = self.server.root.resolve()
@@ -154,7 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.send_header("Content-Length", str(len(body)))
+        if status != 304:  # a 304 has no body, and so no length
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)

@@ -1,0 +1,101 @@
+"""A report per crawl run: ARCHIVE_DIR/runs/<site>/<start time>.json, and a summary at the end of the log.
+
+The scheduler that runs the crawl reads the JSON; a person reads the log.
+Every figure comes from the crawl's own stats, so the report says what the
+stats say.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from crawler.store.atomic import publish_bytes
+
+logger = logging.getLogger(__name__)
+
+# Report key -> the stats key it reads.
+_COUNTS = {
+    "pages_fetched": "downloader/response_count",
+    "bytes_received": "downloader/response_bytes",
+    "captures_written": "warc/captures_written",
+    "captures_already_stored": "warc/captures_existing",
+    "documents_new": "text/documents_new",
+    "documents_updated": "text/documents_updated",
+    "documents_unchanged": "text/documents_unchanged",
+    "not_modified": "news/not_modified",
+    "skipped_not_new": "news/not_new_skipped",
+    "skipped_useless": "news/useless_link_skipped",
+}
+# Stats prefixes whose keys are failures, by reason.
+_FAILURES = {
+    "no_document": "text/no_document/",
+    "http_status": "downloader/response_status_count/",
+    "download_error": "downloader/exception_type_count/",
+}
+
+
+class RunReport:
+    def __init__(self, crawler: Crawler, archive_dir: Path) -> None:
+        self.crawler = crawler
+        self.archive_dir = archive_dir
+        self.started = datetime.now(UTC)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunReport:
+        if not crawler.settings.getbool("RUN_REPORT_ENABLED"):
+            raise NotConfigured("RUN_REPORT_ENABLED is off")
+        report = cls(crawler, Path(crawler.settings.get("ARCHIVE_DIR")))
+        crawler.signals.connect(report.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(report.spider_closed, signal=signals.spider_closed)
+        return report
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started = datetime.now(UTC)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        site = getattr(getattr(spider, "site", None), "name", spider.name)
+        report = self.build(site, reason)
+        name = self.started.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
+        path = self.archive_dir / "runs" / site / name
+        publish_bytes(path, (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+        logger.info("Run report %s: %s", path, _summary(report))
+
+    def build(self, site: str, reason: str) -> dict[str, Any]:
+        stats = self.crawler.stats.get_stats()
+        finished = datetime.now(UTC)
+        report: dict[str, Any] = {
+            "site": site,
+            "started": self.started.isoformat(),
+            "finished": finished.isoformat(),
+            "duration_s": round((finished - self.started).total_seconds(), 3),
+            "finish_reason": reason,
+        }
+        report.update({key: int(stats.get(stat, 0)) for key, stat in _COUNTS.items()})
+        failures: dict[str, dict[str, int]] = {}
+        for kind, prefix in _FAILURES.items():
+            found = {k.removeprefix(prefix): int(v) for k, v in stats.items() if k.startswith(prefix)}
+            if kind == "http_status":
+                found = {code: n for code, n in found.items() if code.isdigit() and int(code) >= 400}
+            if found:
+                failures[kind] = dict(sorted(found.items()))
+        report["failures"] = failures
+        return report
+
+
+def _summary(report: dict[str, Any]) -> str:
+    failures = sum(n for kinds in report["failures"].values() for n in kinds.values())
+    return (
+        f"{report['pages_fetched']} pages fetched ({report['bytes_received']} bytes), "
+        f"{report['captures_written']} captures written, {report['documents_new']} new documents, "
+        f"{report['documents_updated']} updated, {report['documents_unchanged']} unchanged, "
+        f"{report['not_modified']} not modified, {report['skipped_not_new']} skipped as not new, "
+        f"{failures} failures, {report['duration_s']} s"
+    )

@@ -1,0 +1,110 @@
+"""What a scheduled crawl remembers between runs, in ARCHIVE_DIR/state/<site>.sqlite.
+
+Per article URL: when it was last captured, the validators of that capture
+(ETag, Last-Modified) for a conditional request, and whether a document was
+stored. Canonical URLs of stored articles are rows too, so the same article
+under a second URL is known. SQLite (standard library, one file, atomic
+transactions, WAL) keeps it on disk, not in memory, and moves with the
+archive. A row is written only after the article's text and manifest line
+are stored, so a crawl killed mid-run fetches again what it had not
+finished. One crawl of a site at a time: CrawlLock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS article (
+    url TEXT PRIMARY KEY,
+    fetched_at TEXT NOT NULL,      -- ISO 8601 UTC of the last capture (its WARC-Date)
+    etag TEXT,
+    last_modified TEXT,
+    sha256 TEXT                    -- text of the last stored version, NULL when no document
+)
+"""
+
+
+@dataclass(frozen=True)
+class Known:
+    fetched_at: datetime
+    etag: str | None
+    last_modified: str | None
+    sha256: str | None
+
+
+class CrawlLockError(RuntimeError):
+    pass
+
+
+class CrawlLock:
+    """An exclusive lock on one site's state: a second crawl of the same site stops at once."""
+
+    def __init__(self, archive_dir: Path, site: str) -> None:
+        self.path = archive_dir / "state" / f"{site}.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise CrawlLockError(f"another crawl of this site is running (lock {self.path} is held)") from e
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays for the next run
+            self._fd = None
+
+
+class CrawlState:
+    def __init__(self, archive_dir: Path, site: str) -> None:
+        path = archive_dir / "state" / f"{site}.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The pipeline records from its store thread, the spider reads in the reactor thread.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def known(self, url: str) -> Known | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT fetched_at, etag, last_modified, sha256 FROM article WHERE url = ?", (url,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Known(datetime.fromisoformat(row[0].replace("Z", "+00:00")), row[1], row[2], row[3])
+
+    def record(
+        self, urls: list[str], fetched_at: str, etag: str | None, last_modified: str | None, sha256: str | None
+    ) -> None:
+        """The capture of an article (under each of its URLs); keeps the last sha256 when none is given."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO article (url, fetched_at, etag, last_modified, sha256) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET fetched_at = excluded.fetched_at, etag = excluded.etag, "
+                "last_modified = excluded.last_modified, sha256 = COALESCE(excluded.sha256, article.sha256)",
+                [(u, fetched_at, etag, last_modified, sha256) for u in dict.fromkeys(urls)],
+            )
+
+    def touch(self, url: str, fetched_at: str) -> None:
+        """A 304: the article is unchanged as of this capture."""
+        with self._lock:
+            self._db.execute("UPDATE article SET fetched_at = ? WHERE url = ?", (fetched_at, url))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
