@@ -16,6 +16,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from crawler.sites import SiteFileError, load_site
+from crawler.store.atomic import sweep_temporary
 from crawler.store.state import CrawlLock, CrawlLockError
 from spiders.news import NewsSpider
 
@@ -36,11 +37,15 @@ class Command(ScrapyCrawlCommand):
                 except SiteFileError as e:
                     raise UsageError(str(e), print_help=False) from e
                 assert self.settings is not None
-                lock = CrawlLock(Path(self.settings.get("ARCHIVE_DIR")), site.name)
+                archive = Path(self.settings.get("ARCHIVE_DIR"))
+                lock = CrawlLock(archive, site.name)
                 try:
                     lock.acquire()
                 except CrawlLockError as e:
                     raise UsageError(f"site {site.name}: {e}", print_help=False) from e
+                # With the lock held, no other writer of this site's folders is alive:
+                # temporary files there are what a killed run left.
+                sweep_temporary(*(archive / kind / site.name for kind in ("text", "warc", "runs")))
                 try:
                     super().run(args, opts)
                 finally:

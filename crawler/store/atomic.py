@@ -46,6 +46,16 @@ def publish_bytes(path: Path, data: bytes, *, fsync: bool = True) -> bool:
     return publish(path, lambda f: f.write(data), fsync=fsync)
 
 
+def sweep_temporary(*folders: Path) -> int:
+    """Remove the ``.tmp-*`` files a killed run left in these folders; only safe under the site's crawl lock."""
+    removed = 0
+    for folder in folders:
+        for stray in folder.rglob(".tmp-*") if folder.is_dir() else ():
+            stray.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def hashed_path(root: Path, digest: str, suffix: str) -> Path:
     """``root/ab/abcdef....suffix``: two hex digits of fan-out keep folders small."""
     return root / digest[:2] / f"{digest}{suffix}"
