@@ -8,7 +8,6 @@ from tldextract import TLDExtract
 
 from crawler import __version__
 
-
 # Scrapy's cookie middleware asks tldextract for the public suffix list, and
 # tldextract's default downloads it from the internet on first use: a request
 # to a third party from every unattended run (a page of tracebacks offline).

@@ -26,11 +26,11 @@ from typing import Any
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.extract.document import NoDocument, extract_document
-from crawler.store.manifest import Manifest, manifest_line, pair_key
-from crawler.sites import Site
-from crawler.store.textstore import manifest_entry, store_text
 from crawler.capture.records import CaptureRef
+from crawler.extract.document import NoDocument, extract_document
+from crawler.sites import Site
+from crawler.store.manifest import Manifest, manifest_line, pair_key
+from crawler.store.textstore import manifest_entry, store_text
 
 logger = logging.getLogger(__name__)
 

@@ -7,16 +7,21 @@ pages for hours.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.extract.rules import ExtractionRules, SelectorError, css_to_xpath
 
-BUNDLED_DIR = Path(__file__).parent / "sites"
+# Read through importlib.resources: in a Scrapyd egg the package is a zip, not a folder.
+BUNDLED_DIR: Traversable = files("crawler") / "sites"
 
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _REQUIRED = ("name", "allowed_domains", "start_urls", "article_pattern")
@@ -35,7 +40,7 @@ _OPTIONAL = (
 class SiteFileError(ValueError):
     """A site file that cannot be used; the message names the file and the key."""
 
-    def __init__(self, path: Path | str, key: str | None, problem: str) -> None:
+    def __init__(self, path: Path | Traversable | str, key: str | None, problem: str) -> None:
         self.path = str(path)
         self.key = key
         where = f"{self.path}: key '{key}'" if key else self.path
@@ -57,6 +62,7 @@ class Site:
     drop_selectors: tuple[str, ...] = ()
     date_selector: str | None = None
     path: str = field(default="", compare=False)
+    sha256: str = field(default="", compare=False)  # of the site file's bytes, for the warcinfo
 
     @property
     def rules(self) -> ExtractionRules:
@@ -82,10 +88,10 @@ class Site:
 
 
 def bundled_site_names() -> list[str]:
-    return sorted(p.stem for p in BUNDLED_DIR.glob("*.toml"))
+    return sorted(p.name.removesuffix(".toml") for p in BUNDLED_DIR.iterdir() if p.name.endswith(".toml"))
 
 
-def resolve_site_path(name_or_path: str) -> Path:
+def resolve_site_path(name_or_path: str) -> Path | Traversable:
     """A bundled site name, else a path to a TOML file."""
     if _NAME_RE.match(name_or_path) and (BUNDLED_DIR / f"{name_or_path}.toml").is_file():
         return BUNDLED_DIR / f"{name_or_path}.toml"
@@ -100,19 +106,19 @@ def resolve_site_path(name_or_path: str) -> Path:
 
 def load_site(name_or_path: str) -> Site:
     path = resolve_site_path(name_or_path)
+    raw = path.read_bytes()
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SiteFileError(path, None, f"not valid TOML: {e}") from e
-    return parse_site(data, path)
+    return dataclasses.replace(parse_site(data, path), sha256=hashlib.sha256(raw).hexdigest())
 
 
 def all_bundled_sites() -> list[Site]:
     return [load_site(name) for name in bundled_site_names()]
 
 
-def parse_site(data: dict[str, Any], path: Path | str = "<site>") -> Site:
+def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") -> Site:
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         allowed = ", ".join(_REQUIRED + _OPTIONAL)
@@ -156,7 +162,7 @@ def parse_site(data: dict[str, Any], path: Path | str = "<site>") -> Site:
     return site
 
 
-def _check_url(site: Site, key: str, url: str, path: Path | str) -> None:
+def _check_url(site: Site, key: str, url: str, path: Path | Traversable | str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise SiteFileError(path, key, f"{url!r}: only http and https URLs can be crawled")
@@ -164,7 +170,7 @@ def _check_url(site: Site, key: str, url: str, path: Path | str) -> None:
         raise SiteFileError(path, key, f"{url!r} is outside allowed_domains {list(site.allowed_domains)}")
 
 
-def _typed(data: dict[str, Any], key: str, kind: type, path: Path | str, default: Any = None) -> Any:
+def _typed(data: dict[str, Any], key: str, kind: type, path: Path | Traversable | str, default: Any = None) -> Any:
     if key not in data:
         return default
     value = data[key]
@@ -174,14 +180,14 @@ def _typed(data: dict[str, Any], key: str, kind: type, path: Path | str, default
     return value
 
 
-def _str_list(data: dict[str, Any], key: str, path: Path | str) -> tuple[str, ...]:
+def _str_list(data: dict[str, Any], key: str, path: Path | Traversable | str) -> tuple[str, ...]:
     value = _typed(data, key, list, path, default=[])
     if not all(isinstance(v, str) for v in value):
         raise SiteFileError(path, key, "must be a list of strings")
     return tuple(value)
 
 
-def _regex(data: dict[str, Any], key: str, path: Path | str) -> re.Pattern[str]:
+def _regex(data: dict[str, Any], key: str, path: Path | Traversable | str) -> re.Pattern[str]:
     pattern = _typed(data, key, str, path)
     try:
         return re.compile(pattern)
@@ -189,13 +195,13 @@ def _regex(data: dict[str, Any], key: str, path: Path | str) -> re.Pattern[str]:
         raise SiteFileError(path, key, f"bad regular expression {pattern!r}: {e}") from e
 
 
-def _selector(data: dict[str, Any], key: str, path: Path | str) -> str | None:
+def _selector(data: dict[str, Any], key: str, path: Path | Traversable | str) -> str | None:
     if key not in data:
         return None
     return _checked_css(_typed(data, key, str, path), key, path)
 
 
-def _checked_css(selector: str, key: str, path: Path | str) -> str:
+def _checked_css(selector: str, key: str, path: Path | Traversable | str) -> str:
     try:
         css_to_xpath(selector)
     except SelectorError as e:

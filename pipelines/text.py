@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import UTC, datetime
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -16,13 +16,12 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from crawler.capture.middleware import CAPTURE_META_KEY
-from crawler.capture.records import warc_date
-from crawler.urls import canonical_url
+from crawler.capture.records import CaptureRef, warc_date
 from crawler.extract.document import NoDocument, extract_document
 from crawler.items import ArticleItem
 from crawler.store.manifest import Manifest
 from crawler.store.textstore import Document, manifest_entry, store_text
-from crawler.capture.records import CaptureRef
+from crawler.urls import canonical_url
 
 logger = logging.getLogger(__name__)
 

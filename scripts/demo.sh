@@ -23,6 +23,8 @@ echo "demo site: $(cat "$out/server.url")"
 echo
 echo "== what the crawl wrote under $out"
 echo "WARC captures: $(find "$out/warc" -name '*.warc.gz' | wc -l)   texts: $(find "$out/text" -name '*.txt' | wc -l)   manifest lines: $(wc -l < "$out/manifest.jsonl")"
+echo "run report: $(ls "$out"/runs/demo/*.json)"
+.venv/bin/python -c 'import json,sys; r=json.load(open(sys.argv[1])); print({k: r[k] for k in ("pages_fetched", "captures_written", "documents_new", "not_modified", "skipped_useless", "failures")})' "$out"/runs/demo/*.json
 echo "first manifest line:"
 head -n 1 "$out/manifest.jsonl"
 echo "its text:"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from crawler.extract.document import NoDocument, extract_document
-from crawler.store.manifest import REQUIRED_KEYS, read_manifest
 from crawler.extract.rules import ExtractionRules
+from crawler.store.manifest import REQUIRED_KEYS, read_manifest
 from tests.conftest import (
     ARTICLES,
     SITE_ROOT,

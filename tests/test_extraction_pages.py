@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from crawler.extract.document import NoDocument, extract_document
-from crawler.store.manifest import read_manifest
 from crawler.extract.rules import ExtractionRules
+from crawler.store.manifest import read_manifest
 from tests.conftest import FixtureServer, crawl, run_scrapy, stat
 
 PAGES = Path(__file__).parent / "pages"

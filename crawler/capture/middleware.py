@@ -9,7 +9,6 @@ any page.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -131,7 +130,7 @@ class WarcCaptureMiddleware:
         site = getattr(self.crawler.spider, "site", None)
         if site is not None and site.path:
             recorded["site-file"] = site.path
-            recorded["site-file-sha256"] = hashlib.sha256(Path(site.path).read_bytes()).hexdigest()
+            recorded["site-file-sha256"] = site.sha256
         return warcinfo_fields(self._site_name(), self.crawl_start, recorded)
 
     def _log_summary(self) -> None:

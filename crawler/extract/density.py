@@ -10,7 +10,6 @@ them would take the article with it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from urllib.parse import urlsplit
 
 from lxml import html

@@ -15,10 +15,10 @@ import unicodedata
 from dataclasses import dataclass
 
 import trafilatura
-from trafilatura.settings import DEFAULT_CONFIG, use_config
 from lxml import etree, html
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
+from trafilatura.settings import DEFAULT_CONFIG, use_config
 
 from crawler.extract.boilerplate import ParagraphFilter, prune_boilerplate
 from crawler.extract.density import TextDensity

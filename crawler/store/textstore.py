@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crawler.store.atomic import hashed_path, publish_bytes
 from crawler.capture.records import CaptureRef
+from crawler.store.atomic import hashed_path, publish_bytes
 
 
 @dataclass(frozen=True)
