@@ -34,7 +34,7 @@ def article_path(n: int) -> str:
 def write_article(root: Path, n: int, extra: str = "") -> None:
     path = article_path(n)
     page = f"""<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">
-<title>خبر رقم {n} – صوت المدينة</title>
+<title>خبر رقم {n} – صوت المدينة</title><link rel="canonical" href="{path}">
 <link rel="amphtml" href="{path}amp/"><link rel="alternate" type="application/rss+xml" href="{path}feed/">
 </head><body><article class="post"><h1>خبر رقم {n}</h1>
 <div class="entry-content"><p>{PARAGRAPH} ({n}){extra}</p><p>وأضافت المصادر أن اللجنة المختصة ستعقد اجتماعها المقبل خلال أيام لمتابعة الملف رقم {n}.</p></div>
@@ -48,8 +48,11 @@ def write_article(root: Path, n: int, extra: str = "") -> None:
     target.write_text(page, encoding="utf-8")
 
 
-def write_index(root: Path, count: int) -> None:
-    links = "".join(f'<li><a href="{article_path(n)}">خبر رقم {n}</a></li>' for n in range(1, count + 1))
+def write_index(root: Path, count: int, old_slug: bool = False) -> None:
+    paths = [article_path(n) for n in range(1, count + 1)]
+    if old_slug:
+        paths[0] = "/jet/2022/05/01/old-slug/"  # served with story-1's page, whose canonical link is story-1
+    links = "".join(f'<li><a href="{p}">خبر رقم {n}</a></li>' for n, p in enumerate(paths, 1))
     (root / "jet").mkdir(parents=True, exist_ok=True)
     (root / "jet" / "index.html").write_text(
         f'<!DOCTYPE html><html lang="ar"><head><meta charset="utf-8"><title>صوت المدينة</title></head><body><ul>{links}</ul></body></html>',
@@ -90,6 +93,19 @@ def test_one_request_per_article_no_share_reply_amp_print_feed_login_or_search(j
     assert not [p for p in paths if "login" in p or "?s=" in p]
     assert len(read_manifest(jet["archive"] / "manifest.jsonl")) == ARTICLES
     assert "Traceback" not in result.stderr
+
+
+def test_an_article_met_under_a_second_url_is_not_fetched_again_under_its_canonical_one(jet: dict[str, Any]) -> None:
+    (jet["root"] / "routes.toml").write_text(
+        '["/jet/2022/05/01/old-slug/"]\nfile = "jet/2022/05/01/story-1/index.html"\n', encoding="utf-8"
+    )
+    write_index(jet["root"], ARTICLES, old_slug=True)
+    crawl(jet["site"], jet["archive"])
+    assert "/jet/2022/05/01/old-slug/" in [r["path"] for r in article_requests(jet["server"])]
+    write_index(jet["root"], ARTICLES)
+    jet["server"].clear_log()
+    crawl(jet["site"], jet["archive"])
+    assert article_requests(jet["server"]) == []
 
 
 def test_second_run_downloads_no_article_again(jet: dict[str, Any]) -> None:
