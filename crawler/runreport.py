@@ -33,6 +33,7 @@ _COUNTS = {
     "not_modified": "news/not_modified",
     "skipped_not_new": "news/not_new_skipped",
     "skipped_useless": "news/useless_link_skipped",
+    "skipped_robots_txt": "robotstxt/forbidden",
 }
 # Stats prefixes whose keys are failures, by reason.
 _FAILURES = {
@@ -84,6 +85,8 @@ class RunReport:
             found = {k.removeprefix(prefix): int(v) for k, v in stats.items() if k.startswith(prefix)}
             if kind == "http_status":
                 found = {code: n for code, n in found.items() if code.isdigit() and int(code) >= 400}
+            # A request robots.txt forbids is dropped with IgnoreRequest: a rule obeyed, not a failure.
+            found.pop("scrapy.exceptions.IgnoreRequest", None)
             if found:
                 failures[kind] = dict(sorted(found.items()))
         report["failures"] = failures
