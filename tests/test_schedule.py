@@ -81,6 +81,15 @@ def article_requests(server: FixtureServer) -> list[dict[str, Any]]:
     return [r for r in server.requests() if r["path"].startswith("/jet/2022/")]
 
 
+def slow_crawl(site: Path, archive: Path, delay: float) -> list[str]:
+    """A crawl command slow enough to be caught mid-run: one request at a time, `delay` apart."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"site={site}"]
+    settings = {**FAST, "ARCHIVE_DIR": str(archive), "DOWNLOAD_DELAY": str(delay), "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
+    for key, value in settings.items():
+        command += ["-s", f"{key}={value}"]
+    return command
+
+
 def reports(archive: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((archive / "runs" / "jet").glob("*.json"))]
 
@@ -152,10 +161,7 @@ def test_a_crawl_killed_mid_run_completes_on_the_next_run(jet: dict[str, Any]) -
     jet["server"].clear_log()
 
     archive = jet["archive"]
-    command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"site={jet['site']}"]
-    for key, value in {**FAST, "ARCHIVE_DIR": str(archive), "DOWNLOAD_DELAY": "0.4", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}.items():
-        command += ["-s", f"{key}={value}"]
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(slow_crawl(jet["site"], archive, delay=0.4), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while len(article_requests(jet["server"])) < ARTICLES // 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -178,10 +184,7 @@ def test_a_crawl_killed_mid_run_completes_on_the_next_run(jet: dict[str, Any]) -
 
 def test_two_runs_of_one_site_at_once_the_second_stops_with_a_clear_message(jet: dict[str, Any]) -> None:
     archive = jet["archive"]
-    command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"site={jet['site']}"]
-    for key, value in {**FAST, "ARCHIVE_DIR": str(archive), "DOWNLOAD_DELAY": "0.3", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}.items():
-        command += ["-s", f"{key}={value}"]
-    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(slow_crawl(jet["site"], archive, delay=0.3), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not jet["server"].requests() and time.monotonic() < deadline:
         time.sleep(0.05)
