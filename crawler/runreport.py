@@ -17,7 +17,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler.store.atomic import publish_bytes
+from crawler.store.atomic import is_disk_full, publish_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,13 @@ _COUNTS = {
     "skipped_not_new": "news/not_new_skipped",
     "skipped_useless": "news/useless_link_skipped",
     "skipped_robots_txt": "robotstxt/forbidden",
+    "skipped_listing_depth": "news/listing_depth_skipped",
+    "invalid_sitemaps": "news/sitemap_invalid",
+    "invalid_feeds": "news/feed_invalid",
 }
 # Stats prefixes whose keys are failures, by reason.
 _FAILURES = {
+    "fetch_failed": "news/fetch_failed/",
     "no_document": "text/no_document/",
     "http_status": "downloader/response_status_count/",
     "download_error": "downloader/exception_type_count/",
@@ -66,8 +70,18 @@ class RunReport:
         report = self.build(site, reason)
         name = self.started.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
         path = self.archive_dir / "runs" / site / name
-        publish_bytes(path, (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
-        logger.info("Run report %s: %s", path, _summary(report))
+        data = (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        try:
+            publish_bytes(path, data)
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            # The crawl has said the disk is full; the summary still goes to the log.
+            logger.error("Run report not written (disk full): %s", path)
+        else:
+            logger.info("Run report %s: %s", path, _summary(report))
+            return
+        logger.info("Run summary: %s", _summary(report))
 
     def build(self, site: str, reason: str) -> dict[str, Any]:
         stats = self.crawler.stats.get_stats()

@@ -38,6 +38,19 @@ DOWNLOAD_DELAY = 0.5
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
+# A news page is well under 1 MiB; a sitemap at most 50 MB by the protocol, but
+# sites split theirs long before that. 16 MiB is room for any real one, and the
+# cap applies to decompressed bodies too (Scrapy's HttpCompressionMiddleware and
+# the spider's own gunzip of .xml.gz sitemaps stop inflating past it), so a
+# decompression bomb costs at most this much memory per response instead of
+# Scrapy's default 1 GiB. Bigger responses are dropped and logged as too_large.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# Listing pages followed from listing pages (pagers, calendars, archives): at
+# most this many hops from a start page. An endless calendar ("?page=N" for
+# every N) otherwise keeps a crawl going for ever; 0 = no limit. Articles,
+# sitemaps and feeds do not count.
+LISTING_DEPTH_LIMIT = 200
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]

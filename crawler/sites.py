@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -18,12 +20,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import regex
+
 from crawler.extract.rules import ExtractionRules, SelectorError, css_to_xpath
+from crawler.urls import URL_MATCH_TIMEOUT, compile_url_pattern, search_url
+
+logger = logging.getLogger(__name__)
 
 # Read through importlib.resources: in a Scrapyd egg the package is a zip, not a folder.
 BUNDLED_DIR: Traversable = files("crawler") / "sites"
 
-_NAME_RE = re.compile(r"^[a-z0-9_]+$")
+# Matched whole (fullmatch): "$" alone would also accept a name ending in a newline.
+_NAME_RE = re.compile(r"[a-z0-9_]+")
 _REQUIRED = ("name", "allowed_domains", "start_urls", "article_pattern")
 _OPTIONAL = (
     "sitemap_urls",
@@ -63,6 +71,17 @@ class Site:
     date_selector: str | None = None
     path: str = field(default="", compare=False)
     sha256: str = field(default="", compare=False)  # of the site file's bytes, for the warcinfo
+    # URLs whose search was given up (URL_MATCH_TIMEOUT), by key: "article_pattern", "follow_pattern".
+    match_timeouts: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
+    # The two patterns again, compiled by the regex module, whose searches can be bounded in
+    # time; the re.Pattern fields stay as they were for whoever reads them.
+    _article_search: regex.Pattern[str] = field(init=False, repr=False, compare=False)
+    _follow_search: regex.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        follow = compile_url_pattern(self.follow_pattern) if self.follow_pattern is not None else None
+        object.__setattr__(self, "_article_search", compile_url_pattern(self.article_pattern))
+        object.__setattr__(self, "_follow_search", follow)
 
     @property
     def rules(self) -> ExtractionRules:
@@ -76,10 +95,29 @@ class Site:
         )
 
     def is_article(self, url: str) -> bool:
-        return self.article_pattern.search(url) is not None
+        """article_pattern is found in the URL; a URL whose search is given up is no article."""
+        return self._search("article_pattern", self._article_search, url)
 
     def should_follow(self, url: str) -> bool:
-        return self.follow_pattern is not None and self.follow_pattern.search(url) is not None
+        """follow_pattern is found in the URL; a URL whose search is given up is not followed."""
+        return self._follow_search is not None and self._search("follow_pattern", self._follow_search, url)
+
+    def _search(self, key: str, pattern: regex.Pattern[str], url: str) -> bool:
+        try:
+            return search_url(pattern, url)
+        except TimeoutError:
+            # The pattern backtracks without end on this URL. Taking it as "no match" keeps the
+            # crawl (or the rebuild) going; the warning, once per pattern, says what to fix, and
+            # match_timeouts counts every URL so taken.
+            self.match_timeouts[key] += 1
+            if self.match_timeouts[key] == 1:
+                logger.warning(
+                    "Site %s: %s %r took more than %s s on a URL of %d characters (%.200s); "
+                    "such URLs are taken as not matching. The pattern backtracks badly: rewrite it "
+                    "without nested repeats such as (a+)+",
+                    self.name, key, pattern.pattern, URL_MATCH_TIMEOUT, len(url), url,
+                )
+            return False
 
     def owns(self, url: str) -> bool:
         """True when the URL's host is one of allowed_domains or a subdomain of one."""
@@ -93,7 +131,7 @@ def bundled_site_names() -> list[str]:
 
 def resolve_site_path(name_or_path: str) -> Path | Traversable:
     """A bundled site name, else a path to a TOML file."""
-    if _NAME_RE.match(name_or_path) and (BUNDLED_DIR / f"{name_or_path}.toml").is_file():
+    if _NAME_RE.fullmatch(name_or_path) and (BUNDLED_DIR / f"{name_or_path}.toml").is_file():
         return BUNDLED_DIR / f"{name_or_path}.toml"
     path = Path(name_or_path)
     if not path.is_file():
@@ -128,7 +166,7 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
             raise SiteFileError(path, key, "required key is missing")
 
     name = _typed(data, "name", str, path)
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise SiteFileError(path, "name", f"{name!r} must match [a-z0-9_]+ (it is used in paths)")
     domains = tuple(d.lower().strip(".") for d in _str_list(data, "allowed_domains", path))
     if not domains or not all(domains):
@@ -188,11 +226,15 @@ def _str_list(data: dict[str, Any], key: str, path: Path | Traversable | str) ->
 
 
 def _regex(data: dict[str, Any], key: str, path: Path | Traversable | str) -> re.Pattern[str]:
+    # Python's re decides what a pattern may say (extraction compiles article_pattern with re
+    # too); the regex module, which bounds the searches, must then accept it as well.
     pattern = _typed(data, key, str, path)
     try:
-        return re.compile(pattern)
-    except re.error as e:
+        compiled = re.compile(pattern)
+        compile_url_pattern(compiled)
+    except (re.error, regex.error) as e:
         raise SiteFileError(path, key, f"bad regular expression {pattern!r}: {e}") from e
+    return compiled
 
 
 def _selector(data: dict[str, Any], key: str, path: Path | Traversable | str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import regex
 from courlan import is_not_crawlable
 from courlan.clean import clean_query
 from w3lib.url import canonicalize_url
@@ -22,6 +23,35 @@ _ACTION_SEGMENT_RE = re.compile(
     r"signin|signup|search|cart|checkout|my-account|account)(/|$)",
     re.IGNORECASE,
 )
+
+# How long one search of a site file's pattern in one URL may take, in CPU seconds (the regex
+# module counts the process's CPU time, so a busy machine does not make a good pattern time
+# out). A sound pattern takes microseconds on the longest URL a server accepts; a pattern that
+# backtracks without end, such as (a+)+$, on a hostile link would otherwise never return.
+URL_MATCH_TIMEOUT = 0.1
+
+# re's flags as the regex module numbers them (ASCII differs: 256 in re, 128 in regex).
+_FLAGS = [
+    (getattr(re, name), getattr(regex, name))
+    for name in ("IGNORECASE", "LOCALE", "MULTILINE", "DOTALL", "UNICODE", "VERBOSE", "ASCII")
+]
+
+
+def compile_url_pattern(pattern: re.Pattern[str]) -> regex.Pattern[str]:
+    """The same pattern, compiled by the regex module so that search_url can bound a search.
+
+    Version 0 of regex is its re-compatible mode: a pattern re compiled means the same there.
+    """
+    flags = regex.V0
+    for re_flag, regex_flag in _FLAGS:
+        if pattern.flags & re_flag:
+            flags |= regex_flag
+    return regex.compile(pattern.pattern, flags)
+
+
+def search_url(pattern: regex.Pattern[str], url: str) -> bool:
+    """True when the pattern is found in the URL; raises TimeoutError past URL_MATCH_TIMEOUT."""
+    return pattern.search(url, timeout=URL_MATCH_TIMEOUT) is not None
 
 
 def canonical_url(url: str) -> str:

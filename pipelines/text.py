@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -15,10 +17,15 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler.capture.middleware import CAPTURE_META_KEY
+from crawler.capture.middleware import (
+    CAPTURE_META_KEY,
+    DISK_FULL_STAT,
+    stop_for_disk_full,
+)
 from crawler.capture.records import CaptureRef, warc_date
 from crawler.extract.document import NoDocument, extract_document
 from crawler.items import ArticleItem
+from crawler.store.atomic import is_disk_full
 from crawler.store.manifest import Manifest
 from crawler.store.textstore import Document, manifest_entry, store_text
 from crawler.urls import canonical_url
@@ -83,7 +90,8 @@ class ArticlePipeline:
             # An extraction error is a page we could not read: worth a look, unlike a listing.
             log = logger.warning if result.reason == "error" else logger.info
             log("No document from %s: %s", response.url, result.detail)
-            if result.reason != "not_article":  # a listing is fetched again on every run
+            # A listing is fetched again on every run, and a wall (consent, login) may be gone next time.
+            if result.reason not in ("not_article", "wall"):
                 self._remember(item, capture, None, None)
             return item
         for note in result.notes:
@@ -91,9 +99,20 @@ class ArticlePipeline:
             logger.info("%s on %s: the generic extraction was used", note.replace("_", " "), response.url)
         state = self.crawler.spider.state
         before = state.known(canonical_url(response.url)) if state is not None else None
-        file_written, line_appended, sha = await maybe_deferred_to_future(
-            deferToThread(self._store, item, result, capture)
-        )
+        if stats.get_value(DISK_FULL_STAT):
+            # The crawl is stopping for want of space; this page is fetched again next run.
+            return item
+        try:
+            file_written, line_appended, sha = await maybe_deferred_to_future(
+                deferToThread(self._store, item, result, capture)
+            )
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            # Nothing half-written stays: the text file appears whole or not at
+            # all, the manifest line too, and the state is not told.
+            stop_for_disk_full(self.crawler, e, logger)
+            return item
         if file_written:
             stats.inc_value("text/files_written")
         if not line_appended:
@@ -107,6 +126,19 @@ class ArticlePipeline:
         return item
 
     def _remember(self, item: ArticleItem, capture: CaptureRef | None, sha: str | None, canonical: str | None) -> None:
+        try:
+            self._record_state(item, capture, sha, canonical)
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            # The text and manifest line are stored; only the state could not
+            # say so, and the next run fetches the page again and stores nothing twice.
+            path = self.archive_dir / "state" / f"{self.crawler.spider.site.name}.sqlite"
+            stop_for_disk_full(self.crawler, OSError(errno.ENOSPC, str(e), str(path)), logger)
+
+    def _record_state(
+        self, item: ArticleItem, capture: CaptureRef | None, sha: str | None, canonical: str | None
+    ) -> None:
         state = self.crawler.spider.state
         if state is None:
             return

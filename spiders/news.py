@@ -12,10 +12,24 @@ from typing import Any
 from lxml import etree
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from twisted.internet.error import ConnectionLost, TCPTimedOutError
+from twisted.internet.error import TimeoutError as TxTimeoutError
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawler.capture.middleware import CAPTURE_META_KEY
 from crawler.capture.records import warc_date
@@ -27,7 +41,13 @@ from crawler.urls import canonical_url, useless_reason
 logger = logging.getLogger(__name__)
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
-_FEED_PARSER = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+# No entity is expanded (billion laughs) or resolved (XXE: local files, URLs),
+# no DTD loaded, nothing fetched: a feed is data from a stranger.
+_FEED_PARSER = etree.XMLParser(
+    recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+)
+# How deep a listing sits below the start pages, in listing hops (see LISTING_DEPTH_LIMIT).
+LISTING_DEPTH_KEY = "listing_depth"
 
 
 class NewsSpider(Spider):
@@ -51,6 +71,8 @@ class NewsSpider(Spider):
         self._scheduled: set[str] = set()
         self._requested = 0
         self._limit_logged = False
+        self._depth_logged = False
+        self.listing_depth_limit = 0
         # The site file's own URLs are fetched whatever they look like (a /feed/ it names).
         self._given = {canonical_url(u) for u in (*self.site.start_urls, *self.site.sitemap_urls, *self.site.feed_urls)}
         self.state: CrawlState | None = None
@@ -62,7 +84,12 @@ class NewsSpider(Spider):
         settings = crawler.settings
         spider.state = CrawlState(Path(settings.get("ARCHIVE_DIR")), spider.site.name)
         spider.recrawl_after = timedelta(seconds=settings.getfloat("RECRAWL_AFTER"))
+        spider.listing_depth_limit = settings.getint("LISTING_DEPTH_LIMIT")
         crawler.signals.connect(spider.state.close, signal=signals.spider_closed)
+        # Redirects are built by Scrapy's middleware, and those that go nowhere are
+        # dropped silently (offsite filter, duplicate filter): said here, with the URLs.
+        crawler.signals.connect(spider._redirect_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider._redirect_dropped, signal=signals.request_dropped)
         return spider
 
     async def start(self) -> AsyncIterator[Any]:
@@ -75,6 +102,11 @@ class NewsSpider(Spider):
         for url in self.site.start_urls:
             for request in self._follow(url, self.parse):
                 yield request
+
+    def closed(self, reason: str) -> None:
+        # URLs whose pattern search ran out of time (a backtracking pattern): in the stats, for the report.
+        for key, count in self.site.match_timeouts.items():
+            self.crawler.stats.set_value(f"news/pattern_timeout/{key}", count)
 
     def parse(self, response: Response, **kwargs: Any) -> Iterable[Any]:
         """Every page: an article becomes an item; links lead to more pages."""
@@ -90,21 +122,32 @@ class NewsSpider(Spider):
             yield ArticleItem(url=response.url, site=self.site.name, response=response)
         if not isinstance(response, HtmlResponse):
             return
+        depth = response.meta.get(LISTING_DEPTH_KEY, 0)
         for link in _LINKS.extract_links(response):
             canon = canonical_url(link.url)
             if self.site.is_article(canon) or self.site.should_follow(canon):
-                yield from self._follow(canon, self.parse)
+                yield from self._follow(canon, self.parse, depth=depth)
         # Pagination is followed even where follow_pattern does not name it.
         for href in response.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href)").getall():
-            yield from self._follow(response.urljoin(href), self.parse)
+            yield from self._follow(response.urljoin(href), self.parse, depth=depth)
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         if response.url.endswith("/robots.txt"):
             for url in sitemap_urls_from_robots(response.body, base_url=response.url):
                 yield from self._follow(url, self.parse_sitemap)
             return
-        body = self._sitemap_body(response)
-        sitemap = Sitemap(body) if body else None
+        try:
+            body = self._sitemap_body(response)
+        except (OSError, EOFError, ValueError) as e:
+            # A gzip that is corrupt, or inflates past DOWNLOAD_MAXSIZE (a bomb): stop unpacking.
+            self.crawler.stats.inc_value("news/sitemap_invalid")
+            logger.warning("Not a sitemap, ignored: %s: %s", response.url, _unpack_problem(e))
+            return
+        # Scrapy's Sitemap parses with lxml, resolve_entities=False: no entity is expanded or fetched.
+        try:
+            sitemap = Sitemap(body) if body else None
+        except (etree.XMLSyntaxError, StopIteration, ValueError):
+            sitemap = None  # not XML at all: lxml's recovery found no element
         if sitemap is None or sitemap.type not in ("sitemapindex", "urlset"):
             self.crawler.stats.inc_value("news/sitemap_invalid")
             logger.warning("Not a sitemap, ignored: %s", response.url)
@@ -119,7 +162,10 @@ class NewsSpider(Spider):
                 yield from self._follow(loc, self.parse, changed=_date(entry.get("lastmod")))
 
     def parse_feed(self, response: Response) -> Iterable[Request]:
-        root = etree.fromstring(response.body, _FEED_PARSER) if response.body.strip() else None
+        try:
+            root = etree.fromstring(response.body, _FEED_PARSER) if response.body.strip() else None
+        except (etree.XMLSyntaxError, ValueError):
+            root = None  # not XML at all: lxml's recovery found no element
         if root is None:
             self.crawler.stats.inc_value("news/feed_invalid")
             logger.warning("Not an RSS or Atom feed, ignored: %s", response.url)
@@ -139,14 +185,36 @@ class NewsSpider(Spider):
             if self.site.is_article(canonical_url(url)):
                 yield from self._follow(url, self.parse, changed=date)
 
-    def _follow(self, url: str, callback: Callable[..., Any], changed: datetime | None = None) -> Iterable[Request]:
+    def _follow(
+        self, url: str, callback: Callable[..., Any], changed: datetime | None = None, depth: int = 0
+    ) -> Iterable[Request]:
         """The one gate every request passes: canonical, on-site, useful, new or maybe changed, once, within max_pages.
 
-        `changed` is when a sitemap or feed says the page last changed.
+        `changed` is when a sitemap or feed says the page last changed;
+        `depth` the listing depth of the page the link is on.
         """
         canon = canonical_url(url)
         if canon in self._scheduled:
             return
+        meta: dict[str, Any] = {}
+        if callback == self.parse:
+            # A listing reached from a page is one hop deeper; an article stays at its listing's depth.
+            depth = depth if self.site.is_article(canon) or canon in self._given else depth + 1
+            limit = self.listing_depth_limit
+            if limit and depth > limit and self.site.owns(canon):
+                # Not marked as scheduled: a shorter path to the same page may still come.
+                self.crawler.stats.inc_value("news/listing_depth_skipped")
+                if not self._depth_logged:
+                    logger.warning(
+                        "Listing depth limit (LISTING_DEPTH_LIMIT = %d) reached on site %s, not followed: %s "
+                        "(an endless pager or calendar?)",
+                        limit,
+                        self.site.name,
+                        canon,
+                    )
+                    self._depth_logged = True
+                return
+            meta[LISTING_DEPTH_KEY] = depth
         self._scheduled.add(canon)
         stats = self.crawler.stats
         if not self.site.owns(canon):
@@ -157,7 +225,6 @@ class NewsSpider(Spider):
             logger.debug("Not requested (%s): %s", reason, canon)
             return
         headers: dict[str, str] = {}
-        meta: dict[str, Any] = {}
         known = self.state.known(canon) if self.state is not None and self.site.is_article(canon) else None
         if known is not None:
             if changed is not None and changed <= known.fetched_at:
@@ -181,7 +248,38 @@ class NewsSpider(Spider):
             stats.inc_value("news/max_pages_skipped")
             return
         self._requested += 1
-        yield Request(canon, callback=callback, headers=headers, meta=meta)
+        yield Request(canon, callback=callback, errback=self._failed, headers=headers, meta=meta)
+
+    def _failed(self, failure: Failure) -> Failure | None:
+        """A request that got no response: logged with its URL and reason, counted as news/fetch_failed/<reason>.
+
+        Retries are over by now (RetryMiddleware retried timeouts and resets).
+        A robots.txt refusal is a rule obeyed and an HTTP error status a
+        response: both go on to Scrapy's own handling, as without an errback.
+        """
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        reason = _failure_reason(failure.value)
+        if reason is None:
+            return failure
+        self._fetch_failed(reason, url, _one_line(failure.value))
+        return None
+
+    def _fetch_failed(self, reason: str, url: str, detail: str) -> None:
+        self.crawler.stats.inc_value(f"news/fetch_failed/{reason}")
+        logger.warning("Fetch failed (%s): %s: %s", reason, url, detail)
+
+    def _redirect_scheduled(self, request: Request) -> None:
+        chain = request.meta.get("redirect_urls")
+        if chain and not self.site.owns(request.url):
+            # OffsiteMiddleware drops it next, at DEBUG level only.
+            self._fetch_failed("offsite_redirect", chain[-1], f"redirects off the site to {request.url}, not followed")
+
+    def _redirect_dropped(self, request: Request) -> None:
+        chain = request.meta.get("redirect_urls") or []
+        if canonical_url(request.url) in {canonical_url(u) for u in chain}:
+            # A -> B -> A: the duplicate filter ends it before the redirect limit would.
+            self._fetch_failed("redirect_loop", chain[0], "redirect loop: " + " -> ".join([*chain, request.url]))
 
     def _sitemap_body(self, response: Response) -> bytes | None:
         if gzip_magic_number(response):
@@ -189,6 +287,49 @@ class NewsSpider(Spider):
         if isinstance(response, TextResponse) or response.url.endswith((".xml", ".xml.gz")):
             return response.body
         return None
+
+
+def _failure_reason(exc: BaseException) -> str | None:
+    """A short reason for a failed request, for stats keys; None for a robots.txt refusal."""
+    message = str(exc)
+    if isinstance(exc, HttpError):
+        return None  # a response with an error status: Scrapy logs it, the run report counts it
+    if isinstance(exc, IgnoreRequest):
+        if "robots.txt" in message:
+            return None
+        if "DOWNLOAD_MAXSIZE" in message:
+            return "too_large"  # a decompression bomb, or a body that inflates past the cap
+        if "max redirections" in message:
+            return "redirect_loop"
+        if "offsite" in message.lower():
+            return "offsite_redirect"
+        if "WARC capture failed" in message:
+            return "capture_error"
+        return "ignored"
+    if isinstance(exc, DownloadCancelledError) and "max size" in message:
+        return "too_large"  # bigger than DOWNLOAD_MAXSIZE on the wire
+    if isinstance(exc, (DownloadTimeoutError, TxTimeoutError, TCPTimedOutError)):
+        return "timeout"
+    if isinstance(exc, ResponseDataLossError):
+        return "data_loss"
+    if isinstance(exc, (DownloadFailedError, ResponseFailed, ResponseNeverReceived, ConnectionLost)):
+        return "connection_lost"
+    if isinstance(exc, DownloadConnectionRefusedError):
+        return "connection_refused"
+    if isinstance(exc, CannotResolveHostError):
+        return "dns"
+    return "other"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _unpack_problem(exc: BaseException) -> str:
+    if type(exc).__name__ == "_DecompressionMaxSizeExceeded":
+        return f"inflates past DOWNLOAD_MAXSIZE ({exc})"
+    return f"corrupt gzip ({type(exc).__name__}: {exc})"
 
 
 def _utcnow() -> datetime:

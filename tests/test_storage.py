@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
+import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.store.atomic import publish
 from crawler.store.manifest import REQUIRED_KEYS, Manifest, read_manifest
@@ -22,8 +27,6 @@ def test_text_is_stored_once_under_its_own_hash(tmp_path: Path) -> None:
     again = store_text(tmp_path, "site", "نص\n")
     assert first.written and not again.written and first == again.__class__(first.sha256, first.path, True)
     data = (tmp_path / first.path).read_bytes()
-    import hashlib
-
     assert hashlib.sha256(data).hexdigest() == first.sha256
     assert first.path == f"text/site/{first.sha256[:2]}/{first.sha256}.txt"
 
@@ -87,3 +90,45 @@ def test_processes_appending_to_one_manifest_never_tear_or_repeat_lines(tmp_path
     pairs = [(e["url"], e["sha256"]) for e in entries]
     assert len(pairs) == len(set(pairs)) == 4 * 100 + 50
     assert path.read_bytes().endswith(b"\n")
+
+
+# --- Properties of text naming ----------------------------------------------------------------
+#
+# A text's name is the SHA-256 of its file, and the manifest's (url, sha256) pairs rest on it:
+# one text must always get one name, or an unchanged article reads as updated on every run.
+
+# Arabic letters with hamza and madda (أ إ آ ؤ ئ decompose under NFD into a letter and a
+# combining mark), harakat, Latin letters with accents, and the line structure of a text.
+_COMPOSABLE = st.sampled_from(list("أإآؤئۀۂۓ" + "ًٌٍَُِّْٰ" + "éèçñÅ" + "ابتثجخ" + " \n"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(_COMPOSABLE | st.characters(codec="utf-8"), max_size=60))
+def test_one_text_always_gets_one_name(text: str) -> None:
+    # A fresh directory per example: the first store writes, the second finds the file.
+    with tempfile.TemporaryDirectory() as tmp:
+        first = store_text(Path(tmp), "site", text, fsync=False)
+        again = store_text(Path(tmp), "site", text, fsync=False)
+        assert (first.sha256, first.path) == (again.sha256, again.path)
+        assert not again.written
+        # The name is the hash of the bytes on disk, so anyone can check a file against its name.
+        assert hashlib.sha256((Path(tmp) / first.path).read_bytes()).hexdigest() == first.sha256
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(_COMPOSABLE, min_size=1, max_size=60))
+def test_nfc_and_nfd_forms_of_a_text_get_one_name(text: str) -> None:
+    nfc, nfd = unicodedata.normalize("NFC", text), unicodedata.normalize("NFD", text)
+    with tempfile.TemporaryDirectory() as tmp:
+        from_nfd = store_text(Path(tmp), "site", nfd, fsync=False)
+        from_nfc = store_text(Path(tmp), "site", nfc, fsync=False)
+        assert from_nfd.sha256 == from_nfc.sha256 and not from_nfc.written
+        # Texts are NFC on disk (README, "Texts"), whichever form came in.
+        assert (Path(tmp) / from_nfd.path).read_bytes() == nfc.encode("utf-8")
+
+
+def test_a_decomposed_hamza_is_stored_composed(tmp_path: Path) -> None:
+    # The example that matters in practice: "أ" typed or copied as alef + combining hamza above.
+    composed, decomposed = "سأل\n", "سا\u0654ل\n"
+    assert composed != decomposed and unicodedata.normalize("NFC", decomposed) == composed
+    assert store_text(tmp_path, "site", decomposed).sha256 == hashlib.sha256(composed.encode("utf-8")).hexdigest()

@@ -13,8 +13,10 @@ import argparse
 from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from crawler.capture.middleware import DISK_FULL_REASON
 from crawler.sites import SiteFileError, load_site
 from crawler.store.atomic import sweep_temporary
 from crawler.store.state import CrawlLock, CrawlLockError
@@ -22,6 +24,13 @@ from spiders.news import NewsSpider
 
 
 class Command(ScrapyCrawlCommand):
+    _crawler: Crawler | None = None
+
+    def _create_crawler(self, spname: str) -> Crawler:
+        # Kept, to read how the crawl finished once it has.
+        self._crawler = super()._create_crawler(spname)
+        return self._crawler
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) == 1 and self.crawler_process is not None:
             try:
@@ -50,5 +59,12 @@ class Command(ScrapyCrawlCommand):
                     super().run(args, opts)
                 finally:
                     lock.release()
+                self._fail_unless_finished()
                 return
         super().run(args, opts)
+
+    def _fail_unless_finished(self) -> None:
+        """A crawl stopped by a full disk exits non-zero, so that a scheduler sees it."""
+        stats = self._crawler.stats if self._crawler is not None else None
+        if stats is not None and stats.get_value("finish_reason") == DISK_FULL_REASON:
+            self.exitcode = 1

@@ -33,6 +33,12 @@ class Command(ScrapyCommand):
         parser.add_argument(
             "--workers", type=int, default=0, metavar="N", help="extraction processes (default: one per core)"
         )
+        parser.add_argument(
+            "--check-digests",
+            action="store_true",
+            help="skip records whose WARC digests do not match their bytes "
+            "(by default they are reported, as `warcio check` does, and still used)",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
@@ -65,6 +71,7 @@ class Command(ScrapyCommand):
                 workers=opts.workers,
                 fsync=self.settings.getbool("ARCHIVE_FSYNC"),
                 progress=bar.update if bar is not None else log_progress(self.settings.getfloat("LOGSTATS_INTERVAL")),
+                check_digests=opts.check_digests,
             )
         finally:
             if bar is not None:

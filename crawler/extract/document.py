@@ -25,11 +25,19 @@ from crawler.extract.density import TextDensity
 from crawler.extract.metadata import PageMetadata
 from crawler.extract.pagekind import listing_reason
 from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
+from crawler.extract.wall import is_wall, wall_kind
 from crawler.store.textstore import Document
 
 # Share of U+FFFD among the decoded characters above which a page's declared
 # charset is taken to be a lie: the text would be mojibake.
 _MAX_REPLACEMENT_RATIO = 0.01
+# Share of C0 control bytes (not tab, newline, form feed, carriage return) in the head of
+# a body above which it is binary (an image, an archive) whatever its
+# Content-Type says; text in any charset has next to none.
+_MAX_CONTROL_RATIO = 0.02
+_BINARY_SAMPLE = 65536
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13))
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # trafilatura folds every Unicode space into " "; the no-break and thin
 # spaces a site typed are part of its text, so they cross it disguised as
 # private-use characters.
@@ -75,6 +83,8 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
         return NoDocument("not_html", f"not an HTML page (Content-Type {content_type or 'missing'!r})")
     if not body.strip():
         return NoDocument("empty", "empty body")
+    if "utf-16" not in content_type.lower() and _binary(body):
+        return NoDocument("binary", f"binary content served as {content_type or 'HTML'!r}")
     response = HtmlResponse(url=url, headers=headers, body=body)
     text = response.text
     bad = text.count("\ufffd")
@@ -95,6 +105,7 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
     # Read before the body is pruned: captions and date lines may go with it.
     published, author, language, canonical = meta.published, meta.author, meta.language, meta.canonical_url
     captions = [c.text_content() for c in tree.iter("figcaption")]
+    wall = wall_kind(tree)
 
     notes: list[str] = []
     paragraphs: list[str] | None = None
@@ -109,6 +120,8 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
 
     rules_filter = ParagraphFilter(rules.boilerplate, captions=captions, title=title, site_names=meta.site_names)
     kept, byline = rules_filter.apply(paragraphs)
+    if is_wall(wall, kept):
+        return NoDocument("wall", f"a {wall} prompt instead of the article")
     if not kept:
         return NoDocument("no_body", "no article body found")
     return Document(
@@ -120,6 +133,14 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
         canonical_url=canonical,
         notes=tuple(notes),
     )
+
+
+def _binary(body: bytes) -> bool:
+    head = body[:_BINARY_SAMPLE]
+    if head.startswith(_UTF16_BOMS):  # UTF-16 text is full of NULs
+        return False
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls > _MAX_CONTROL_RATIO * len(head)
 
 
 def _parse(text: str, rules: ExtractionRules) -> html.HtmlElement | None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
+import regex
 from lxml import html
 
 from crawler.extract.density import TextDensity
 from crawler.extract.metadata import PageMetadata
-from crawler.urls import canonical_url
+from crawler.urls import canonical_url, compile_url_pattern, search_url
 
 # Headline links to other articles from which a page with little prose is a listing.
 _MIN_TEASERS = 3
@@ -62,7 +63,7 @@ def _up_to_two(element: html.HtmlElement) -> list[html.HtmlElement]:
 
 def _teaser_links(tree: html.HtmlElement, url: str, canonical: str, article_pattern: str | None) -> int:
     """Distinct links to other articles that are headlines (inside h1-h4)."""
-    pattern = re.compile(article_pattern) if article_pattern else None
+    pattern = compile_url_pattern(re.compile(article_pattern)) if article_pattern else None
     own = {_absolute(url, url), _absolute(url, canonical)}
     found: set[str] = set()
     for a in tree.xpath(".//h1//a[@href] | .//h2//a[@href] | .//h3//a[@href] | .//h4//a[@href]"):
@@ -71,9 +72,16 @@ def _teaser_links(tree: html.HtmlElement, url: str, canonical: str, article_patt
         target = _absolute(url, a.get("href"))
         if target in own or not target.startswith(("http://", "https://")):
             continue
-        if pattern is None or pattern.search(target):
+        if pattern is None or _matches(pattern, target):
             found.add(target)
     return len(found)
+
+
+def _matches(pattern: regex.Pattern[str], url: str) -> bool:
+    try:
+        return search_url(pattern, url)
+    except TimeoutError:  # a pattern that backtracks without end: as the spider does, no match
+        return False
 
 
 def _absolute(base: str, href: str) -> str:

@@ -8,11 +8,12 @@ thread, another crawler process) simply finds it there.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 
 def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True) -> bool:
@@ -21,12 +22,16 @@ def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
     The bytes go to a temporary file in the same folder (same filesystem, so
     the link is atomic), are flushed to disk, then linked to the final name.
     A crash at any point leaves at most a stray ``.tmp-*`` file, never a
-    partial file under the final name.
+    partial file under the final name; a failed write (a full disk) removes
+    its temporary file and raises an ``OSError`` that names ``path``.
     """
     if path.exists():
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError as e:
+        _raise_naming(e, path)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -38,8 +43,22 @@ def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
         except FileExistsError:
             return False
         return True
+    except OSError as e:
+        # os.write and fsync say ENOSPC without a file name; the one being written is what the user needs.
+        _raise_naming(e, path)
     finally:
         os.unlink(tmp_name)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """A write that failed for want of space: ENOSPC, or EDQUOT (the user's quota)."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _raise_naming(error: OSError, path: Path) -> NoReturn:
+    if error.filename is not None and not Path(error.filename).name.startswith(".tmp-"):
+        raise error
+    raise type(error)(error.errno, error.strerror or str(error), str(path)) from error
 
 
 def publish_bytes(path: Path, data: bytes, *, fsync: bool = True) -> bool:

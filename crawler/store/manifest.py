@@ -4,12 +4,15 @@ Several crawler processes (scrapy-redis workers, a rebuild beside a crawl)
 may append to one manifest. Each append takes an exclusive ``flock``, reads
 whatever the others appended since, and writes its line with a single
 ``write`` on an ``O_APPEND`` descriptor: a line is either all there or not
-there. A line cut short by a power failure is the only torn write
-possible; it has no final newline, and the next writer truncates it away.
+there. A write the disk cannot take whole (ENOSPC: a short write or none)
+is cut back to the last whole line before the error is raised. A line cut
+short by a power failure is the only torn write left possible; it has no
+final newline, and the next writer truncates it away.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -75,13 +78,20 @@ class Manifest:
             self._catch_up()
             if key in self._seen:
                 return False
-            written = os.write(self._fd, line)
-            if written != len(line):
-                # Only a full disk does this to a regular file; undo the partial line.
+            try:
+                written = os.write(self._fd, line)
+                if written != len(line):
+                    # Only a full disk does this to a regular file.
+                    raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)", str(self.path))
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as e:
+                # No torn line stays behind: the file is cut back to the last whole line
+                # (after a failed fsync the line may not be on disk; it is written again next time).
                 os.ftruncate(self._fd, self._offset)
-                raise OSError(f"{self.path}: short write ({written} of {len(line)} bytes)")
-            if self.fsync:
-                os.fsync(self._fd)
+                if e.filename is None:
+                    raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
+                raise
             self._offset += written
             self._seen.add(key)
             return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,13 @@ class StoredText:
 
 
 def store_text(archive_dir: Path, site: str, text: str, *, fsync: bool = True) -> StoredText:
-    """Write text/<site>/<t[0:2]>/<t>.txt, t = SHA-256 of the file's own bytes; never twice."""
-    data = text.encode("utf-8")
+    """Write text/<site>/<t[0:2]>/<t>.txt, t = SHA-256 of the file's own bytes; never twice.
+
+    The text is made NFC first: texts are NFC on disk, and the NFC and NFD forms of one text
+    (an "أ" written as alef + combining hamza) must get one name, not two. Extraction already
+    gives NFC, so for its texts this changes nothing.
+    """
+    data = unicodedata.normalize("NFC", text).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()
     path = hashed_path(archive_dir / "text" / site, sha, ".txt")
     written = publish_bytes(path, data, fsync=fsync)

@@ -1,0 +1,82 @@
+"""Walls: a 200 whose page is a cookie-consent, login or paywall prompt instead of the article.
+
+Sites answer an article URL with a wall when they want consent, a login or a
+subscription first. Storing the prompt as the article's text would put the
+same few lines under every URL of the site; the page gives no document
+(reason ``wall``), and its capture keeps what the site answered.
+
+Conservative on purpose, so that no real article is lost: a page is a wall
+only when the whole page is short (a cookie banner next to a full article
+is not a wall) and either it holds a password field or its text speaks of
+cookies, consent, subscribing or logging in; and then only when what
+extraction kept, once the prompt's own lines are set aside, is shorter still.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import html
+
+# Visible text of the whole page above which it is an article with a banner, not a wall.
+_WALL_PAGE_MAX = 1500
+# Text kept by extraction, prompt lines set aside, above which there is an article to keep.
+_ARTICLE_MIN = 200
+# In the order a page is named by: a paywall page offers a login too, a consent page a privacy link.
+_WALL_WORDS = {
+    "consent": re.compile(
+        r"cookie|consent|ملفات تعريف الارتباط|ملفات الارتباط|الكوكيز|كوكيز|سياسة الخصوصية|قبول الكل|موافق على",
+        re.IGNORECASE,
+    ),
+    # Not "اشترك" or "الاشتراك" alone: they also mean "took part", common in news.
+    "paywall": re.compile(
+        r"subscribe now|subscribers only|for subscribers|للمشتركين|اشترك الآن|اشترك للمتابعة|اشترك لمتابعة"
+        r"|الاشتراك الشهري|الاشتراك السنوي|باقات الاشتراك",
+        re.IGNORECASE,
+    ),
+    "login": re.compile(r"\blog ?in\b|\bsign ?in\b|\bpassword\b|تسجيل الدخول|سجل الدخول|كلمة المرور|كلمة السر", re.IGNORECASE),
+}
+_SPACE_RE = re.compile(r"\s+")
+
+
+def wall_kind(tree: html.HtmlElement) -> str | None:
+    """What the page is a wall for ("consent", "login", "paywall"), if it may be one; read before pruning."""
+    body = tree.find("body")
+    if body is None:
+        return None
+    text = _visible_text(body)
+    if len(text) > _WALL_PAGE_MAX:
+        return None
+    if body.xpath(".//input[translate(@type, 'PASSWORD', 'password') = 'password']"):
+        return "login"
+    found = [kind for kind, pattern in _WALL_WORDS.items() if pattern.search(text)]
+    return found[0] if found else None
+
+
+def is_wall(kind: str | None, kept: list[str]) -> bool:
+    """True when the page may be a wall and what extraction kept is the prompt, not an article.
+
+    The prompt must be in the main text: a short blog post with a cookie
+    banner beside it keeps its post, whose lines do not speak of cookies.
+    """
+    if kind is None:
+        return False
+    # Lines that speak the wall's language are the prompt; what is left would be the article.
+    prompt = [p for p in kept if any(pattern.search(p) for pattern in _WALL_WORDS.values())]
+    if kept and not prompt:
+        return False
+    rest = sum(len(p) for p in kept) - sum(len(p) for p in prompt)
+    return rest < _ARTICLE_MIN
+
+
+def _visible_text(element: html.HtmlElement) -> str:
+    parts: list[str] = []
+    for node in element.iter():
+        if node.tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
+            continue
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            if child.tail:
+                parts.append(child.tail)
+    return _SPACE_RE.sub(" ", " ".join(parts)).strip()
