@@ -17,7 +17,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from crawler.store.atomic import is_disk_full, publish_bytes
+from crawler.store.atomic import publish_bytes
+from crawler.store.diskfull import is_disk_full
 
 logger = logging.getLogger(__name__)
 

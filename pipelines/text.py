@@ -17,15 +17,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler.capture.middleware import (
-    CAPTURE_META_KEY,
-    DISK_FULL_STAT,
-    stop_for_disk_full,
-)
+from crawler.capture.middleware import CAPTURE_META_KEY
 from crawler.capture.records import CaptureRef, warc_date
 from crawler.extract.document import NoDocument, extract_document
 from crawler.items import ArticleItem
-from crawler.store.atomic import is_disk_full
+from crawler.store.diskfull import DISK_FULL_STAT, is_disk_full, stop_for_disk_full
 from crawler.store.manifest import Manifest
 from crawler.store.textstore import Document, manifest_entry, store_text
 from crawler.urls import canonical_url

@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.store.atomic import is_disk_full, publish
+from crawler.store.atomic import publish
+from crawler.store.diskfull import is_disk_full
 from crawler.store.manifest import REQUIRED_KEYS, Manifest, read_manifest
 from tests.conftest import FAST, REPO, FixtureServer, crawl, run_scrapy, write_site
 

@@ -21,7 +21,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
@@ -33,14 +33,12 @@ from crawler.capture.records import (
     warcinfo_fields,
 )
 from crawler.capture.wire import WIRE_META_KEY
-from crawler.store.atomic import is_disk_full
+from crawler.store.diskfull import is_disk_full, stop_for_disk_full
 
 logger = logging.getLogger(__name__)
 
 CAPTURE_META_KEY = "warc_capture"
 # The finish reason of a crawl stopped because the archive's disk is full.
-DISK_FULL_REASON = "disk_full"
-DISK_FULL_STAT = "archive/disk_full"
 
 # Settings recorded in each crawl's warcinfo: the ones that change what was captured.
 _WARCINFO_SETTINGS = (
@@ -147,31 +145,6 @@ class WarcCaptureMiddleware:
             stats.get_value("warc/captures_written", 0),
             stats.get_value("warc/captures_existing", 0),
         )
-
-
-def stop_for_disk_full(crawler: Crawler, error: OSError, log: logging.Logger = logger) -> None:
-    """Stop the crawl, with one message, after a write to the archive failed for want of space.
-
-    Every archive file is published whole or not at all, and a manifest line
-    is appended whole or not at all, so what is on disk is consistent; the
-    state records a URL only once its text and manifest line are written,
-    so the next run fetches whatever this one could not store. Going on
-    would only fail page after page; later failures (the downloads and items
-    already in flight) are counted but not logged again.
-    """
-    stats = crawler.stats
-    stats.inc_value(f"{DISK_FULL_STAT}_writes_failed")
-    if stats.get_value(DISK_FULL_STAT):
-        return
-    stats.set_value(DISK_FULL_STAT, 1)
-    where = error.filename or crawler.settings.get("ARCHIVE_DIR")
-    log.critical(
-        "disk full while writing %s: stopping the crawl; the archive is consistent, run again when there is space",
-        where,
-    )
-    engine = crawler.engine
-    if engine is not None and crawler.spider is not None:
-        deferred_from_coro(engine.close_spider_async(reason=DISK_FULL_REASON))
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> Exchange:

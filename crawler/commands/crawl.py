@@ -16,9 +16,9 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from crawler.capture.middleware import DISK_FULL_REASON
 from crawler.sites import SiteFileError, load_site
 from crawler.store.atomic import sweep_temporary
+from crawler.store.diskfull import DISK_FULL_REASON
 from crawler.store.state import CrawlLock, CrawlLockError
 from spiders.news import NewsSpider
 

@@ -8,7 +8,6 @@ thread, another crawler process) simply finds it there.
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -48,11 +47,6 @@ def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
         _raise_naming(e, path)
     finally:
         os.unlink(tmp_name)
-
-
-def is_disk_full(error: BaseException) -> bool:
-    """A write that failed for want of space: ENOSPC, or EDQUOT (the user's quota)."""
-    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def _raise_naming(error: OSError, path: Path) -> NoReturn:
