@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.servers import ServerProcess
+
 REPO = Path(__file__).resolve().parent.parent
 DEMOSITE = REPO / "crawler" / "demosite"
 SITE_ROOT = DEMOSITE / "site"
@@ -29,36 +31,11 @@ FAST = {
 }
 
 
-class FixtureServer:
-    """The demo site as a subprocess on 127.0.0.1, port chosen by the OS; its request log is the witness."""
+class FixtureServer(ServerProcess):
+    """The demo site (or another root of pages) as a subprocess on 127.0.0.1; its request log is the witness."""
 
     def __init__(self, root: Path, log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.demosite", "--port", "0", "--root", str(root), "--log", str(log)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip().rstrip("/")
-        assert self.url.startswith("http://127.0.0.1:"), f"demo server did not start: {self.url!r}"
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def requests(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line]
-
-    def requested_paths(self) -> list[str]:
-        return [r["path"] for r in self.requests()]
-
-    def clear_log(self) -> None:
-        self.log.write_text("")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        super().__init__("crawler.demosite", ["--port", "0", "--root", str(root), "--log", str(log)], log)
 
 
 @pytest.fixture(scope="session")

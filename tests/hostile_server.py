@@ -21,7 +21,6 @@ import json
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import ServerProcess
 
 ARTICLE_PATTERN = r"/news/"
 FOLLOW_PATTERN = r"/calendar"
@@ -471,31 +472,12 @@ def site_file_conf(url: str) -> dict[str, Any]:
     }
 
 
-class HostileProcess:
+class HostileProcess(ServerProcess):
     """The server as a subprocess, as the tests and bench/hostile_crawl.py run it; its request log is the witness."""
 
     def __init__(self, log: Path, secret: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.hostile_server", "--log", str(log), "--secret", str(secret)],
-            cwd=Path(__file__).resolve().parent.parent,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        self.trap_url = self.proc.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), f"hostile server did not start: {self.url!r}"
-        self.port = int(self.url.rsplit(":", 1)[1])
-
-    def requests(self) -> list[dict[str, Any]]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        super().__init__("tests.hostile_server", ["--log", str(log), "--secret", str(secret)], log)
+        self.trap_url = self.readline()
 
 
 def main() -> None:
