@@ -10,9 +10,15 @@ ADDONS = {"crawler.addon.ArshifAddon": 0}
 
 # --- Where everything goes -------------------------------------------------
 ARCHIVE_DIR = "archive"
-# fsync each archive file before it is published: a power cut then cannot
-# leave an empty file under a final name. Off only for throwaway runs.
+# Sync archive files to disk before they get their final names: a power cut
+# then cannot leave an empty or partial file under a final name. Off only for
+# throwaway runs.
 ARCHIVE_FSYNC = True
+# Files are synced and published in batches, every this many seconds, with
+# one filesystem sync for all of them (crawler/store/committer.py): a power
+# cut costs at most the files of the last interval, fetched again next run.
+# 0 = each file fsynced and published on its own (slower).
+ARCHIVE_SYNC_INTERVAL = 1.0
 
 # --- Schedule ----------------------------------------------------------------
 # An article already stored is asked for again (a conditional request) at
@@ -22,6 +28,9 @@ RECRAWL_AFTER = 6 * 3600
 # A JSON report per run under ARCHIVE_DIR/runs/<site>/, and a summary in the log.
 RUN_REPORT_ENABLED = True
 EXTENSIONS = {
+    # Before the run report: the committer's last counts are in the report.
+    "crawler.workers.WorkerPool": 100,
+    "crawler.store.committer.Committer": 110,
     "crawler.runreport.RunReport": 500,
 }
 
@@ -38,6 +47,9 @@ DOWNLOAD_DELAY = 0.5
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
+# A page gives one item and a few requests: Scrapy's default of 100 parallel
+# item slots per response costs 100 asyncio tasks per page, for nothing.
+CONCURRENT_ITEMS = 8
 # A news page is well under 1 MiB; a sitemap at most 50 MB by the protocol, but
 # sites split theirs long before that. 16 MiB is room for any real one, and the
 # cap applies to decompressed bodies too (Scrapy's HttpCompressionMiddleware and
@@ -75,7 +87,8 @@ DOWNLOADER_MIDDLEWARES = {
 
 # --- Text -------------------------------------------------------------------
 TEXT_ENABLED = True
-# Extraction processes; 0 = one per core.
+# Worker processes for the CPU work of each response (writing its capture,
+# extracting its text); 0 = one per core.
 TEXT_WORKERS = 0
 ITEM_PIPELINES = {
     "pipelines.text.ArticlePipeline": 300,

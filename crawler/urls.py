@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from functools import lru_cache
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import regex
 from courlan import is_not_crawlable
 from courlan.clean import clean_query
-from w3lib.url import canonicalize_url
+from lxml import etree
+from w3lib.url import canonicalize_url, safe_url_string
 
 # Query parameters that make a link an action or a second presentation of a
 # page we fetch anyway: Jetpack share buttons (?share=twitter&nb=1), reply
@@ -49,9 +51,17 @@ def compile_url_pattern(pattern: re.Pattern[str]) -> regex.Pattern[str]:
     return regex.compile(pattern.pattern, flags)
 
 
+@lru_cache(maxsize=4096)
 def search_url(pattern: regex.Pattern[str], url: str) -> bool:
-    """True when the pattern is found in the URL; raises TimeoutError past URL_MATCH_TIMEOUT."""
-    return pattern.search(url, timeout=URL_MATCH_TIMEOUT) is not None
+    """True when the pattern is found in the URL; raises TimeoutError past URL_MATCH_TIMEOUT.
+
+    Cached: a crawl asks about the same URL several times (sitemap, request,
+    response), and a bounded search costs a clock read of the process's CPU
+    time, slow in a process with busy threads.
+    """
+    # concurrent=False: the regex module would otherwise release the interpreter lock for every
+    # search, and the reactor thread calling it would queue behind the worker threads to get it back.
+    return pattern.search(url, timeout=URL_MATCH_TIMEOUT, concurrent=False) is not None
 
 
 def canonical_url(url: str) -> str:
@@ -84,3 +94,51 @@ def useless_reason(url: str) -> str | None:
     if is_not_crawlable(url):
         return "not crawlable (courlan)"
     return None
+
+
+def page_links(root: etree._Element, base_url: str, encoding: str) -> tuple[list[str], list[str]]:
+    """The canonical URLs of a page's ``<a href>`` and ``<area href>`` links, and of its "next page" links.
+
+    "Next page" links are ``<a rel=next>`` and ``<link rel=next>``: pagination,
+    which the spider follows even where the site file's patterns do not name it.
+
+    What Scrapy's LinkExtractor gives for these tags (hrefs resolved against
+    the page's ``<base>``, made safe in the page's encoding), minus its
+    per-link objects and filters, which cost more than the rest of a page's
+    handling: only the site file's patterns decide what is followed, and a
+    PDF that matches the article pattern is still an article. Canonical
+    forms are cached, as every page repeats its site's menus.
+    """
+    parts = urlsplit(base_url)
+    # A root-relative link ("/news/1") resolves the same against any page of the site: one cache entry.
+    root_url = f"{parts.scheme}://{parts.netloc}/"
+    found: tuple[list[str], list[str]] = ([], [])
+    for hrefs, links in zip((_HREFS(root), _NEXT_HREFS(root)), found, strict=True):
+        for href in dict.fromkeys(hrefs):
+            rooted = href.startswith("/") and not href.startswith("//")
+            canon = _canonical_link(root_url if rooted else base_url, href, encoding)
+            if canon is not None:
+                links.append(canon)
+    return found
+
+
+_HREFS = etree.XPath("//a/@href | //area/@href", smart_strings=False)
+# a[rel~=next], link[rel~=next]: rel is a space-separated list of words.
+_NEXT_HREFS = etree.XPath(
+    "(//a | //link)[contains(concat(' ', normalize-space(@rel), ' '), ' next ')]/@href", smart_strings=False
+)
+
+
+@lru_cache(maxsize=4096)
+def _canonical_link(base: str, href: str, encoding: str) -> str | None:
+    """A link's canonical URL; None for what is no web page (mailto:, javascript:, tel:, empty)."""
+    href = href.strip()
+    if not href:
+        return None
+    url = urljoin(base, href)
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        return canonical_url(safe_url_string(url, encoding=encoding))
+    except ValueError:  # a host or port that does not parse
+        return None

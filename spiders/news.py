@@ -22,21 +22,24 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.utils.response import get_base_url
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import ConnectionLost, TCPTimedOutError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
+from crawler.article import ArticleRead, read_article
 from crawler.capture.middleware import CAPTURE_META_KEY
 from crawler.capture.records import warc_date
 from crawler.items import ArticleItem
 from crawler.sites import Site, load_site
+from crawler.store.committer import committer
 from crawler.store.state import CrawlState
-from crawler.urls import canonical_url, useless_reason
+from crawler.urls import canonical_url, page_links, useless_reason
+from crawler.workers import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class NewsSpider(Spider):
         self._limit_logged = False
         self._depth_logged = False
         self.listing_depth_limit = 0
+        self.read_articles = False
         # The site file's own URLs are fetched whatever they look like (a /feed/ it names).
         self._given = {canonical_url(u) for u in (*self.site.start_urls, *self.site.sitemap_urls, *self.site.feed_urls)}
         self.state: CrawlState | None = None
@@ -85,6 +89,8 @@ class NewsSpider(Spider):
         spider.state = CrawlState(Path(settings.get("ARCHIVE_DIR")), spider.site.name)
         spider.recrawl_after = timedelta(seconds=settings.getfloat("RECRAWL_AFTER"))
         spider.listing_depth_limit = settings.getint("LISTING_DEPTH_LIMIT")
+        # Articles are read (document, text, links) in the worker processes when texts are kept.
+        spider.read_articles = settings.getbool("TEXT_ENABLED")
         crawler.signals.connect(spider.state.close, signal=signals.spider_closed)
         # Redirects are built by Scrapy's middleware, and those that go nowhere are
         # dropped silently (offsite filter, duplicate filter): said here, with the URLs.
@@ -108,7 +114,7 @@ class NewsSpider(Spider):
         for key, count in self.site.match_timeouts.items():
             self.crawler.stats.set_value(f"news/pattern_timeout/{key}", count)
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterable[Any]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Any]:
         """Every page: an article becomes an item; links lead to more pages."""
         if response.status == 304:
             # Asked with the last capture's validators: unchanged, and this capture says so.
@@ -117,19 +123,43 @@ class NewsSpider(Spider):
             if self.state is not None:
                 self.state.touch(response.url, capture.date if capture else warc_date(datetime.now(UTC)))
             return
+        found = None
         if self.site.is_article(response.url):
             self.crawler.stats.inc_value("news/article_response")
-            yield ArticleItem(url=response.url, site=self.site.name, response=response)
+            read = await self._read(response) if self.read_articles and response.status == 200 else None
+            if read is not None:
+                found = (read.links, read.next_links)
+            yield ArticleItem(url=response.url, site=self.site.name, response=response, read=read)
         if not isinstance(response, HtmlResponse):
             return
+        if found is None:
+            found = page_links(response.selector.root, get_base_url(response), response.encoding)
+        links, next_links = found
         depth = response.meta.get(LISTING_DEPTH_KEY, 0)
-        for link in _LINKS.extract_links(response):
-            canon = canonical_url(link.url)
+        for canon in links:
+            # Most links of a page (menus, "latest news") were scheduled from an earlier one.
+            if canon in self._scheduled:
+                continue
             if self.site.is_article(canon) or self.site.should_follow(canon):
-                yield from self._follow(canon, self.parse, depth=depth)
+                for request in self._follow(canon, self.parse, depth=depth):
+                    yield request
         # Pagination is followed even where follow_pattern does not name it.
-        for href in response.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href)").getall():
-            yield from self._follow(response.urljoin(href), self.parse, depth=depth)
+        for canon in next_links:
+            for request in self._follow(canon, self.parse, depth=depth):
+                yield request
+
+    async def _read(self, response: Response) -> ArticleRead:
+        """The article's document, text and links, read in a worker process from one parse of the page."""
+        return await worker_pool(self.crawler).run_bulk(
+            read_article,
+            response.url,
+            response.headers.get(b"Content-Type", b"").decode("latin-1"),
+            response.body,
+            self.site.rules,
+            self.settings.get("ARCHIVE_DIR"),
+            self.site.name,
+            committer(self.crawler).stage_fsync,
+        )
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         if response.url.endswith("/robots.txt"):
@@ -350,8 +380,3 @@ def _date(value: str | None) -> datetime | None:
             return None
     # A date alone, or a time without a zone: read as UTC.
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# deny_extensions=[]: a PDF or other file that matches the article pattern is
-# still an article response to capture; only the patterns decide.
-_LINKS = LinkExtractor(deny_extensions=[], canonicalize=False, unique=True)

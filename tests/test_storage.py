@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.store.atomic import publish
+from crawler.store.atomic import publish, publish_staged, stage
 from crawler.store.manifest import REQUIRED_KEYS, Manifest, read_manifest
 from crawler.store.textstore import store_text
 
@@ -90,6 +90,71 @@ def test_processes_appending_to_one_manifest_never_tear_or_repeat_lines(tmp_path
     pairs = [(e["url"], e["sha256"]) for e in entries]
     assert len(pairs) == len(set(pairs)) == 4 * 100 + 50
     assert path.read_bytes().endswith(b"\n")
+
+
+def test_staged_files_get_their_names_only_when_published_and_never_twice(tmp_path: Path) -> None:
+    first, second = tmp_path / "ab" / "one.txt", tmp_path / "cd" / "two.txt"
+    staged = [stage(first, lambda f: f.write(b"one"), fsync=False), stage(second, lambda f: f.write(b"two"), fsync=False)]
+    assert all(s is not None for s in staged)
+    # Written, but not under their names: a crash now leaves temporary files only.
+    assert not first.exists() and not second.exists()
+    assert publish_staged([s for s in staged if s is not None], sync=True) == [True, True]
+    assert first.read_bytes() == b"one" and second.read_bytes() == b"two"
+    # The same name again: nothing is staged, and a racing writer's copy is dropped at publication.
+    assert stage(first, lambda f: f.write(b"one"), fsync=False) is None
+    racing = stage(tmp_path / "ef" / "three.txt", lambda f: f.write(b"3"), fsync=False)
+    assert racing is not None
+    (tmp_path / "ef" / "three.txt").write_bytes(b"3")
+    assert publish_staged([racing], sync=False) == [False]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["one.txt", "three.txt", "two.txt"]
+
+
+def test_a_failed_stage_leaves_no_temporary_file(tmp_path: Path) -> None:
+    def crash(f: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        stage(tmp_path / "ab" / "x.txt", crash, fsync=False)
+    assert caught.value.filename == str(tmp_path / "ab" / "x.txt")
+    assert list((tmp_path / "ab").iterdir()) == []
+
+
+def test_the_manifest_index_is_a_cache_rebuilt_from_the_manifest(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    m = Manifest(path, fsync=False)
+    assert m.append_many([entry("u1", "a"), entry("u2", "b"), entry("u1", "a")]) == [True, True, False]
+    m.close()
+    index = tmp_path / "state" / "manifest-index.sqlite"
+    assert index.exists()
+    # Lost index: built again from the manifest, and nothing is appended twice.
+    for leftover in tmp_path.glob("state/manifest-index.sqlite*"):
+        leftover.unlink()
+    again = Manifest(path, fsync=False)
+    assert ("u1", "a") in again and ("u2", "b") in again and len(again) == 2
+    assert not again.append(entry("u2", "b"))
+    again.close()
+    # A manifest replaced by another file (restored from a backup, say): indexed afresh.
+    path.unlink()
+    path.write_text(json.dumps(entry("u9", "z"), sort_keys=True) + "\n")
+    replaced = Manifest(path, fsync=False)
+    assert ("u9", "z") in replaced and ("u1", "a") not in replaced
+    assert replaced.append(entry("u1", "a"))
+    replaced.close()
+    assert [e["url"] for e in read_manifest(path)] == ["u9", "u1"]
+
+
+def test_the_manifest_reads_lines_other_writers_appended(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.jsonl"
+    mine, theirs = Manifest(path, fsync=False), Manifest(path, fsync=False)
+    assert theirs.append(entry("u1", "a"))
+    assert not mine.append(entry("u1", "a"))
+    # A line written by a process that keeps no index at all.
+    with path.open("a") as f:
+        f.write(json.dumps(entry("u2", "b"), sort_keys=True) + "\n")
+    assert not mine.append(entry("u2", "b"))
+    mine.close()
+    theirs.close()
+    assert [e["url"] for e in read_manifest(path)] == ["u1", "u2"]
 
 
 # --- Properties of text naming ----------------------------------------------------------------

@@ -9,31 +9,32 @@ any page.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.threads import deferToThread
 
 from crawler.capture.records import (
     CaptureRef,
     Exchange,
     new_record_id,
-    store_capture,
+    stage_capture,
     warcinfo_fields,
 )
 from crawler.capture.wire import WIRE_META_KEY
+from crawler.store.committer import committer
 from crawler.store.diskfull import is_disk_full, stop_for_disk_full
+from crawler.workers import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +56,15 @@ _WARCINFO_SETTINGS = (
 
 
 class WarcCaptureMiddleware:
-    def __init__(self, crawler: Crawler, archive_dir: Path, fsync: bool) -> None:
+    def __init__(self, crawler: Crawler, archive_dir: Path) -> None:
         self.crawler = crawler
         self.archive_dir = archive_dir
-        self.fsync = fsync
+        self.workers = worker_pool(crawler)
+        self.committer = committer(crawler)
         self.crawl_start = datetime.now(UTC)
         self.warcinfo_id = new_record_id()
         self._warcinfo_written = False
-        self._warcinfo_lock = Lock()
+        self._warcinfo_lock = asyncio.Lock()
         crawler.signals.connect(self._log_summary, signal=signals.spider_closed)
 
     @classmethod
@@ -70,7 +72,7 @@ class WarcCaptureMiddleware:
         settings = crawler.settings
         if not settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        return cls(crawler, Path(settings.get("ARCHIVE_DIR")), settings.getbool("ARCHIVE_FSYNC"))
+        return cls(crawler, Path(settings.get("ARCHIVE_DIR")))
 
     def process_request(self, request: Request) -> None:
         # A redirected request inherits its parent's meta; the parent's
@@ -91,7 +93,7 @@ class WarcCaptureMiddleware:
             return response
         exchange = exchange_from_scrapy(request, response)
         try:
-            ref, written = await maybe_deferred_to_future(deferToThread(self._store, exchange))
+            ref, written = await self._store(exchange)
         except OSError as e:
             # A page that could not be archived is not passed on as if it
             # were: the next run fetches it again.
@@ -107,22 +109,32 @@ class WarcCaptureMiddleware:
             stats.inc_value("warc/payload_bytes", len(exchange.payload))
         return response
 
-    def _store(self, exchange: Exchange) -> tuple[CaptureRef, bool]:
-        site = self._site_name()
+    async def _store(self, exchange: Exchange) -> tuple[CaptureRef, bool]:
         if self._warcinfo_written:
-            return store_capture(
-                self.archive_dir, site, exchange, warcinfo_id=self.warcinfo_id, fsync=self.fsync
-            )
+            return await self._write(exchange, None)
         # The first file this crawl writes carries the warcinfo; the others
-        # wait for it so that no capture points to a warcinfo not yet on disk.
-        with self._warcinfo_lock:
+        # wait for it, so that no capture points to a warcinfo that is not
+        # in the same commit or an earlier one.
+        async with self._warcinfo_lock:
             info = None if self._warcinfo_written else self._warcinfo()
-            ref, written = store_capture(
-                self.archive_dir, site, exchange, warcinfo_id=self.warcinfo_id, warcinfo=info, fsync=self.fsync
-            )
-            if written:
+            ref, written = await self._write(exchange, info)
+            if written and info is not None:
                 self._warcinfo_written = True
             return ref, written
+
+    async def _write(self, exchange: Exchange, warcinfo: dict[str, str] | None) -> tuple[CaptureRef, bool]:
+        ref, staged = await self.workers.run(
+            partial(
+                stage_capture,
+                self.archive_dir,
+                self._site_name(),
+                exchange,
+                warcinfo_id=self.warcinfo_id,
+                warcinfo=warcinfo,
+                fsync=self.committer.stage_fsync,
+            )
+        )
+        return self.committer.add_capture(ref, staged)
 
     def _site_name(self) -> str:
         spider = self.crawler.spider

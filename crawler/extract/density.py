@@ -45,11 +45,38 @@ class Counts:
 
 
 class TextDensity:
-    """Counts for every element of a tree, computed once; the tree must not change while in use."""
+    """Counts for every element of a tree, computed once, on first use; the tree must not change until then.
+
+    Lazy because a page whose head dates and types it and whose body the
+    site file's selector finds never needs them: one walk of the whole tree saved.
+    """
 
     def __init__(self, root: html.HtmlElement, url: str = "") -> None:
-        host = _bare_host(url)
+        self.root = root
+        self._url = url
+        self._computed = False
         self._counts: dict[html.HtmlElement, Counts] = {}
+        self._main: html.HtmlElement | None = None
+        self._main_prose = 0
+        self._protected: set[html.HtmlElement] = set()
+
+    @property
+    def main(self) -> html.HtmlElement | None:
+        """The container of the main text: the element with the most paragraph text credited to it."""
+        self._compute()
+        return self._main
+
+    @property
+    def main_prose(self) -> int:
+        self._compute()
+        return self._main_prose
+
+    def _compute(self) -> None:
+        if self._computed:
+            return
+        self._computed = True
+        root = self.root
+        host = _bare_host(self._url)
         credit: dict[html.HtmlElement, int] = {}
         # Reverse document order visits every element after all its descendants.
         elements = [el for el in root.iter() if isinstance(el.tag, str)]
@@ -92,12 +119,12 @@ class TextDensity:
                     if el.tag in _PARAGRAPHS and (grand := target.getparent()) is not None:
                         credit[grand] = credit.get(grand, 0) + amount // 2
             self._counts[el] = counts
-        self.root = root
-        self.main = max(credit, key=credit.__getitem__) if credit else None
-        self.main_prose = credit.get(self.main, 0) if self.main is not None else 0
-        self._protected = set(self.main.iterancestors()) | {self.main} if self.main is not None else set()
+        self._main = max(credit, key=credit.__getitem__) if credit else None
+        self._main_prose = credit.get(self._main, 0) if self._main is not None else 0
+        self._protected = set(self._main.iterancestors()) | {self._main} if self._main is not None else set()
 
     def __getitem__(self, element: html.HtmlElement) -> Counts:
+        self._compute()
         return self._counts.get(element) or Counts()
 
     @property
@@ -106,6 +133,7 @@ class TextDensity:
 
     def holds_main_text(self, element: html.HtmlElement) -> bool:
         """True for the main text's container and its ancestors."""
+        self._compute()
         return element in self._protected
 
     def inside_main(self, element: html.HtmlElement) -> bool:

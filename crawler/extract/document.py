@@ -18,6 +18,7 @@ import trafilatura
 from lxml import etree, html
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.response import get_base_url
 from trafilatura.settings import DEFAULT_CONFIG, use_config
 
 from crawler.extract.boilerplate import ParagraphFilter, prune_boilerplate
@@ -27,6 +28,7 @@ from crawler.extract.pagekind import listing_reason
 from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
 from crawler.extract.wall import is_wall, wall_kind
 from crawler.store.textstore import Document
+from crawler.urls import page_links
 
 # Share of U+FFFD among the decoded characters above which a page's declared
 # charset is taken to be a lie: the text would be mojibake.
@@ -67,17 +69,39 @@ class NoDocument:
     detail: str
 
 
+@dataclass(frozen=True)
+class Page:
+    """What reading a page gives: its document, or why there is none, and its links."""
+
+    result: Document | NoDocument
+    # Canonical URLs of its links and "next page" links (crawler.urls.page_links); empty
+    # unless asked for, or when it is no HTML page.
+    links: tuple[str, ...] = ()
+    next_links: tuple[str, ...] = ()
+
+
 def extract_document(url: str, content_type: str, body: bytes, rules: ExtractionRules = NO_RULES) -> Document | NoDocument:
     """Never raises: any bytes give a Document or a NoDocument."""
+    return read_page(url, content_type, body, rules).result
+
+
+def read_page(
+    url: str, content_type: str, body: bytes, rules: ExtractionRules = NO_RULES, *, with_links: bool = False
+) -> Page:
+    """``extract_document``, and with ``with_links`` the page's links from the same parse. Never raises."""
+    links: tuple[list[str], list[str]] = ([], [])
     try:
-        return _extract(url, content_type, body, rules)
-    except Exception as e:  # a page that breaks a parser must not take the crawl with it
+        result = _extract(url, content_type, body, rules, links if with_links else None)
+    except Exception as e:  # noqa: BLE001 - a page that breaks a parser must not take the crawl with it
         frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
         where = f" at {frame.filename}:{frame.lineno}" if frame else ""
-        return NoDocument("error", f"{type(e).__name__}: {e}{where}")
+        result = NoDocument("error", f"{type(e).__name__}: {e}{where}")
+    return Page(result, tuple(links[0]), tuple(links[1]))
 
 
-def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -> Document | NoDocument:
+def _extract(
+    url: str, content_type: str, body: bytes, rules: ExtractionRules, links: tuple[list[str], list[str]] | None
+) -> Document | NoDocument:
     headers = Headers({"Content-Type": content_type} if content_type else {})
     if responsetypes.from_args(headers=headers, url=url, body=body) is not HtmlResponse:
         return NoDocument("not_html", f"not an HTML page (Content-Type {content_type or 'missing'!r})")
@@ -93,9 +117,14 @@ def _extract(url: str, content_type: str, body: bytes, rules: ExtractionRules) -
     # lxml refuses strings with characters XML cannot hold (control characters,
     # lone surrogates), and decoded strings that still declare an encoding.
     text = _XML_DECLARATION_RE.sub("", _XML_UNSAFE_RE.sub("", text), count=1)
-    tree = _parse(text, rules)
+    tree = _parse_html(text)
     if tree is None:
         return NoDocument("empty", "no HTML elements")
+    if links is not None:
+        # From the page as served, before any selector drops a part of it.
+        for found, into in zip(page_links(tree, get_base_url(response), response.encoding), links, strict=True):
+            into.extend(found)
+    _drop(tree, rules)
 
     density = TextDensity(tree, url)
     meta = PageMetadata(tree, url, rules, density)
@@ -145,15 +174,25 @@ def _binary(body: bytes) -> bool:
 
 def _parse(text: str, rules: ExtractionRules) -> html.HtmlElement | None:
     """The page's tree, with the site file's drop_selectors removed."""
+    tree = _parse_html(text)
+    if tree is not None:
+        _drop(tree, rules)
+    return tree
+
+
+def _parse_html(text: str) -> html.HtmlElement | None:
     try:
-        tree = html.document_fromstring(text, parser=_PARSER)
+        return html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError):
         return None
-    for selector in rules.drop_selectors:
-        for element in css_to_xpath(selector)(tree):
+
+
+def _drop(tree: html.HtmlElement, rules: ExtractionRules) -> None:
+    if rules.drop_selectors:
+        # One pass over the tree for all of them: a selector list is their union.
+        for element in css_to_xpath(", ".join(rules.drop_selectors))(tree):
             if isinstance(element, html.HtmlElement) and element.getparent() is not None:
                 element.drop_tree()
-    return tree
 
 
 def _generic_body(tree: html.HtmlElement, density: TextDensity, url: str, text: str, rules: ExtractionRules) -> list[str]:

@@ -44,8 +44,8 @@ def wall_kind(tree: html.HtmlElement) -> str | None:
     body = tree.find("body")
     if body is None:
         return None
-    text = _visible_text(body)
-    if len(text) > _WALL_PAGE_MAX:
+    text = _visible_text(body, _WALL_PAGE_MAX)
+    if text is None or len(text) > _WALL_PAGE_MAX:
         return None
     if body.xpath(".//input[translate(@type, 'PASSWORD', 'password') = 'password']"):
         return "login"
@@ -69,14 +69,23 @@ def is_wall(kind: str | None, kept: list[str]) -> bool:
     return rest < _ARTICLE_MIN
 
 
-def _visible_text(element: html.HtmlElement) -> str:
+def _visible_text(element: html.HtmlElement, limit: int) -> str | None:
+    """The element's visible text, spaces collapsed; None as soon as it is surely longer than ``limit``.
+
+    Most pages are articles far longer than a wall: counting stops early on them.
+    """
     parts: list[str] = []
+    letters = 0  # characters other than white space so far: the text is at least this long
     for node in element.iter():
         if node.tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
             continue
         if node.text:
             parts.append(node.text)
+            letters += sum(map(len, node.text.split()))
         for child in node:
             if child.tail:
                 parts.append(child.tail)
+                letters += sum(map(len, child.tail.split()))
+        if letters > limit:
+            return None
     return _SPACE_RE.sub(" ", " ".join(parts)).strip()

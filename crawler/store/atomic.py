@@ -8,9 +8,12 @@ thread, another crawler process) simply finds it there.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
@@ -49,6 +52,105 @@ def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
         os.unlink(tmp_name)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A file written under a temporary name, waiting to be published under ``path``."""
+
+    tmp: str
+    path: str
+
+
+def stage(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, staging: Path | None = None) -> Staged | None:
+    """Write what ``write`` writes under a temporary name; None if ``path`` exists.
+
+    The first half of ``publish``, for writers that publish many files at
+    once with one ``sync_filesystem`` (``publish_staged``). The temporary
+    file goes in ``staging`` (a folder on the same filesystem: creating
+    files in one folder is cheaper than across the archive's 256 fan-out
+    folders) or beside ``path``. A failed write removes its temporary file
+    and raises an ``OSError`` that names ``path``.
+    """
+    if path.exists():
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = staging or path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    except OSError as e:
+        _raise_naming(e, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+    except OSError as e:
+        os.unlink(tmp_name)
+        _raise_naming(e, path)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+    return Staged(tmp_name, str(path))
+
+
+def publish_staged(staged: Iterable[Staged], *, sync: bool) -> list[bool]:
+    """Give staged files their final names; for each, True if this call published it, False if it existed.
+
+    With ``sync``, the data of every file reaches the disk (one filesystem
+    sync) before any name appears, and the names themselves are synced
+    before this returns: a power cut at any point leaves each final name
+    absent or whole. A file not yet published is lost; the next run fetches
+    its page again.
+    """
+    staged = list(staged)
+    if not staged:
+        return []
+    folder = Path(staged[0].path).parent
+    published = []
+    try:
+        if sync:
+            sync_filesystem(folder)
+        for item in staged:
+            try:
+                os.link(item.tmp, item.path)
+                published.append(True)
+            except FileExistsError:
+                published.append(False)
+            except OSError as e:
+                _raise_naming(e, Path(item.path))
+    finally:
+        for item in staged:
+            discard(item)
+    if sync:
+        sync_filesystem(folder)
+    return published
+
+
+def discard(staged: Staged) -> None:
+    try:
+        os.unlink(staged.tmp)
+    except FileNotFoundError:
+        pass
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Flush every file written on ``folder``'s filesystem: one syncfs(2) instead of an fsync per file."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        syncfs = getattr(_libc, "syncfs", None)
+        if syncfs is None:  # not Linux
+            os.sync()
+        elif syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(folder))
+    finally:
+        os.close(fd)
+
+
 def _raise_naming(error: OSError, path: Path) -> NoReturn:
     if error.filename is not None and not Path(error.filename).name.startswith(".tmp-"):
         raise error
@@ -67,6 +169,11 @@ def sweep_temporary(*folders: Path) -> int:
             stray.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def staging_folder(path: Path) -> Path:
+    """Where a file of ``hashed_path`` is written before it gets its name: ``root/.staging``."""
+    return path.parent.parent / ".staging"
 
 
 def hashed_path(root: Path, digest: str, suffix: str) -> Path:

@@ -39,6 +39,17 @@ class Known:
     sha256: str | None
 
 
+@dataclass(frozen=True)
+class Visit:
+    """What the state records of one fetch of an article."""
+
+    urls: tuple[str, ...]  # as fetched, the redirects that led there, and its canonical URL
+    fetched_at: str
+    etag: str | None
+    last_modified: str | None
+    sha256: str | None  # None when it gave no document
+
+
 class CrawlLockError(RuntimeError):
     pass
 
@@ -92,12 +103,18 @@ class CrawlState:
         self, urls: list[str], fetched_at: str, etag: str | None, last_modified: str | None, sha256: str | None
     ) -> None:
         """The capture of an article (under each of its URLs); keeps the last sha256 when none is given."""
-        with self._lock:
+        self.record_many([Visit(tuple(urls), fetched_at, etag, last_modified, sha256)])
+
+    def record_many(self, visits: list[Visit]) -> None:
+        """Several captures in one transaction."""
+        rows = [(u, v.fetched_at, v.etag, v.last_modified, v.sha256) for v in visits for u in dict.fromkeys(v.urls)]
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO article (url, fetched_at, etag, last_modified, sha256) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(url) DO UPDATE SET fetched_at = excluded.fetched_at, etag = excluded.etag, "
                 "last_modified = excluded.last_modified, sha256 = COALESCE(excluded.sha256, article.sha256)",
-                [(u, fetched_at, etag, last_modified, sha256) for u in dict.fromkeys(urls)],
+                rows,
             )
 
     def touch(self, url: str, fetched_at: str) -> None:

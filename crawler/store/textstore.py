@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from crawler.capture.records import CaptureRef
-from crawler.store.atomic import hashed_path, publish_bytes
+from crawler.store.atomic import (
+    Staged,
+    hashed_path,
+    publish_bytes,
+    stage,
+    staging_folder,
+)
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,27 @@ def store_text(archive_dir: Path, site: str, text: str, *, fsync: bool = True) -
     (an "أ" written as alef + combining hamza) must get one name, not two. Extraction already
     gives NFC, so for its texts this changes nothing.
     """
-    data = unicodedata.normalize("NFC", text).encode("utf-8")
+    data = _text_bytes(text)
     sha = hashlib.sha256(data).hexdigest()
     path = hashed_path(archive_dir / "text" / site, sha, ".txt")
     written = publish_bytes(path, data, fsync=fsync)
     return StoredText(sha, path.relative_to(archive_dir).as_posix(), written)
+
+
+def stage_text(archive_dir: Path, site: str, text: str, *, fsync: bool) -> tuple[StoredText, Staged | None]:
+    """``store_text``, with the file left under a temporary name for a batch commit (None if it exists).
+
+    ``written`` says whether a file was staged; whether it gets published is the commit's to say.
+    """
+    data = _text_bytes(text)
+    sha = hashlib.sha256(data).hexdigest()
+    path = hashed_path(archive_dir / "text" / site, sha, ".txt")
+    staged = stage(path, lambda f: f.write(data), fsync=fsync, staging=staging_folder(path))
+    return StoredText(sha, path.relative_to(archive_dir).as_posix(), staged is not None), staged
+
+
+def _text_bytes(text: str) -> bytes:
+    return unicodedata.normalize("NFC", text).encode("utf-8")
 
 
 def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, capture: CaptureRef | None) -> dict[str, Any]:

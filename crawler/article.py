@@ -1,0 +1,42 @@
+"""Reading an article response, in a worker process: its document, its text, its links.
+
+One parse of the page gives all three, in the crawl's worker processes
+(crawler.workers): the document's text is written there under a temporary
+name for the committer (crawler.store.committer) to publish, and what comes
+back to the crawl process is small: the document's metadata, where its text
+will be, and the page's links for the spider to follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from crawler.extract.document import NoDocument, read_page
+from crawler.extract.rules import ExtractionRules
+from crawler.store.atomic import Staged
+from crawler.store.textstore import Document, StoredText, stage_text
+
+
+@dataclass(frozen=True)
+class ArticleRead:
+    result: Document | NoDocument  # a Document's text is "": it stays on disk, staged
+    links: tuple[str, ...]
+    next_links: tuple[str, ...]
+    stored: StoredText | None = None  # where the text goes, once published
+    staged: Staged | None = None  # None when the text file already exists
+    error: OSError | None = None  # writing the text failed (a full disk)
+
+
+def read_article(
+    url: str, content_type: str, body: bytes, rules: ExtractionRules, archive_dir: str, site: str, fsync: bool
+) -> ArticleRead:
+    page = read_page(url, content_type, body, rules, with_links=True)
+    if isinstance(page.result, NoDocument):
+        return ArticleRead(page.result, page.links, page.next_links)
+    document = replace(page.result, text="")
+    try:
+        stored, staged = stage_text(Path(archive_dir), site, page.result.text, fsync=fsync)
+    except OSError as e:
+        return ArticleRead(document, page.links, page.next_links, error=e)
+    return ArticleRead(document, page.links, page.next_links, stored, staged)
