@@ -18,46 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.measure import run_measured  # noqa: E402
 from tests.conftest import _toml  # noqa: E402
 from tests.hostile_server import HostileProcess, site_file_conf  # noqa: E402
-
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def tree_rss(root: int) -> int:
-    """Summed RSS in bytes of a process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ")".
-        fields = stat[stat.rindex(")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(statm.split()[1]) * _PAGE
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
 
 
 def main() -> None:
@@ -90,27 +62,8 @@ def main() -> None:
             command = [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"site={site}"]
             for key, value in settings.items():
                 command += ["-s", f"{key}={value}"]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_")}
             log_path = tmp / "crawl.log"
-            started = time.monotonic()
-            with log_path.open("w") as log:
-                proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-                peak_tree = 0
-                done = threading.Event()
-
-                def sample() -> None:
-                    nonlocal peak_tree
-                    while not done.is_set():
-                        peak_tree = max(peak_tree, tree_rss(proc.pid))
-                        time.sleep(0.05)
-
-                sampler = threading.Thread(target=sample, daemon=True)
-                sampler.start()
-                _, status, usage = os.wait4(proc.pid, 0)
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                done.set()
-                sampler.join()
-            elapsed = time.monotonic() - started
+            run = run_measured(command, cwd=REPO, log=log_path)
             text = log_path.read_text(encoding="utf-8", errors="replace")
             reports = sorted((archive / "runs" / "hostile").glob("*.json"))
             report = json.loads(reports[-1].read_text()) if reports else {}
@@ -118,10 +71,10 @@ def main() -> None:
         finally:
             server.stop()
 
-    print(f"exit code:                 {proc.returncode}")
-    print(f"elapsed:                   {elapsed:.1f} s")
-    print(f"peak RSS, crawl process:   {usage.ru_maxrss / 1024:.0f} MiB (wait4 ru_maxrss)")
-    print(f"peak RSS, process tree:    {peak_tree / 1024 / 1024:.0f} MiB (sampled sum, extraction workers included)")
+    print(f"exit code:                 {run.returncode}")
+    print(f"elapsed:                   {run.seconds:.1f} s")
+    print(f"peak RSS, crawl process:   {run.max_rss / 1024 / 1024:.0f} MiB (wait4 ru_maxrss)")
+    print(f"peak RSS, process tree:    {run.peak_tree_rss / 1024 / 1024:.0f} MiB (sampled sum, extraction workers included)")
     print(f"requests seen by server:   {sum(not r['trap'] for r in requests)} (trap port: {sum(r['trap'] for r in requests)})")
     print(f"finish reason:             {report.get('finish_reason')}")
     for key in ("pages_fetched", "bytes_received", "captures_written", "documents_new"):
