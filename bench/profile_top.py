@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-_PROCESS = re.compile(r"^process (\d+):\"([^\"]*)\";")
+_PROCESS = re.compile(r"process (\d+):\"(.*?)\";")
 
 
 def main() -> None:
@@ -30,9 +30,11 @@ def main() -> None:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        match = _PROCESS.match(stack)
-        process = f"{match.group(1)} {match.group(2)[:60]}" if match else "?"
-        frames = [f for f in stack.split(";")[1 if match else 0 :] if f]
+        # py-spy puts a child's samples under its parent's "process N:" frame, then its own: the last one
+        # names it. A command line may hold ";", so process frames are found whole, not by splitting.
+        found = list(_PROCESS.finditer(stack))
+        process = f"{found[-1].group(1)} {found[-1].group(2)[:60]}" if found else "?"
+        frames = [f for f in stack[found[-1].end() if found else 0 :].split(";") if f]
         n = int(count)
         samples[process] += n
         self_counts, total_counts = per_process[process]
