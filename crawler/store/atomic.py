@@ -27,29 +27,10 @@ def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
     partial file under the final name; a failed write (a full disk) removes
     its temporary file and raises an ``OSError`` that names ``path``.
     """
-    if path.exists():
+    staged = stage(path, write, fsync=fsync)
+    if staged is None:
         return False
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    except OSError as e:
-        _raise_naming(e, path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        try:
-            os.link(tmp_name, path)
-        except FileExistsError:
-            return False
-        return True
-    except OSError as e:
-        # os.write and fsync say ENOSPC without a file name; the one being written is what the user needs.
-        _raise_naming(e, path)
-    finally:
-        os.unlink(tmp_name)
+    return publish_staged([staged], sync=False)[0]
 
 
 @dataclass(frozen=True)
