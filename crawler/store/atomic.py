@@ -153,8 +153,8 @@ def sweep_temporary(*folders: Path) -> int:
 
 
 def staging_folder(path: Path) -> Path:
-    """Where a file of ``hashed_path`` is written before it gets its name: ``root/.staging``."""
-    return path.parent.parent / ".staging"
+    """Where a file of ``hashed_path`` is written before it gets its name: its ``root``, above the fan-out folders."""
+    return path.parent.parent
 
 
 def hashed_path(root: Path, digest: str, suffix: str) -> Path:
