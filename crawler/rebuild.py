@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import unicodedata
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -64,9 +63,9 @@ from crawler import settings as default_settings
 from crawler.capture.records import CaptureRef
 from crawler.extract.document import NoDocument, extract_document
 from crawler.sites import Site
-from crawler.store.atomic import Staged, discard, hashed_path, publish_staged
+from crawler.store.atomic import Staged, discard, publish_staged
 from crawler.store.manifest import Manifest, manifest_line, pair_key
-from crawler.store.textstore import StoredText, manifest_entry
+from crawler.store.textstore import StoredText, manifest_entry, text_file
 
 logger = logging.getLogger(__name__)
 
@@ -664,9 +663,8 @@ def _text_file(site: str, text: str) -> tuple[StoredText, bytes]:
 
     ``written`` says nothing yet: the main process writes the file, unless it is there already.
     """
-    data = unicodedata.normalize("NFC", text).encode("utf-8")
-    sha = hashlib.sha256(data).hexdigest()
-    return StoredText(sha, hashed_path(Path("text", site), sha, ".txt").as_posix(), written=True), data
+    data, sha, relative = text_file(site, text)
+    return StoredText(sha, relative, written=True), data
 
 
 # --- reading WARC files -------------------------------------------------------------

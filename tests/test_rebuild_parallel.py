@@ -26,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import crawler.rebuild as rb
-from crawler.capture.records import Exchange, store_capture
+from crawler.capture.records import Exchange, stage_capture
 from crawler.sites import load_site
+from crawler.store.atomic import publish_staged
 from crawler.store.manifest import read_manifest
 from crawler.store.textstore import store_text
 from tests.conftest import write_site
@@ -205,7 +206,10 @@ def test_the_crawls_own_captures_are_all_read_by_fastwarc(tmp_path: Path) -> Non
             reason="OK",
             response_headers=[("Content-Type", "text/html; charset=utf-8")],
         )
-        store_capture(tmp_path, "demo", exchange, warcinfo_id=None, fsync=False)
+        # As the crawl writes it: staged by a worker, then published by the committer.
+        _, staged = stage_capture(tmp_path, "demo", exchange, warcinfo_id=None, fsync=False)
+        assert staged is not None
+        publish_staged([staged], sync=False)
     files = rb.find_warc_files([tmp_path / "warc"])
     assert len(files) == len(PAGES)
     for path in files:

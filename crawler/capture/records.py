@@ -25,7 +25,6 @@ from crawler import __version__
 from crawler.store.atomic import (
     Staged,
     hashed_path,
-    publish_staged,
     stage,
     staging_folder,
 )
@@ -239,20 +238,3 @@ def stage_capture(
             return CaptureRef(rel, record_id, warc_date(exchange.date)), staged
     return read_capture_ref(path, archive_dir), None
 
-
-def store_capture(
-    archive_dir: Path,
-    site: str,
-    exchange: Exchange,
-    *,
-    warcinfo_id: str | None,
-    warcinfo: dict[str, str] | None = None,
-    fsync: bool = True,
-) -> tuple[CaptureRef, bool]:
-    """Store an exchange under its capture key at once; (where it is, whether this call wrote it)."""
-    ref, staged = stage_capture(archive_dir, site, exchange, warcinfo_id=warcinfo_id, warcinfo=warcinfo, fsync=fsync)
-    if staged is None:
-        return ref, False
-    if publish_staged([staged], sync=False)[0]:
-        return ref, True
-    return read_capture_ref(Path(staged.path), archive_dir), False

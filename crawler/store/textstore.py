@@ -38,18 +38,24 @@ class StoredText:
     written: bool
 
 
-def store_text(archive_dir: Path, site: str, text: str, *, fsync: bool = True) -> StoredText:
-    """Write text/<site>/<t[0:2]>/<t>.txt, t = SHA-256 of the file's own bytes; never twice.
+def text_file(site: str, text: str) -> tuple[bytes, str, str]:
+    """A text's bytes, their SHA-256, and the file's path relative to ARCHIVE_DIR: the one naming rule.
 
-    The text is made NFC first: texts are NFC on disk, and the NFC and NFD forms of one text
-    (an "أ" written as alef + combining hamza) must get one name, not two. Extraction already
-    gives NFC, so for its texts this changes nothing.
+    text/<site>/<t[0:2]>/<t>.txt, t = SHA-256 of the file's own bytes. The text is made NFC
+    first: texts are NFC on disk, and the NFC and NFD forms of one text (an "أ" written as
+    alef + combining hamza) must get one name, not two. Extraction already gives NFC, so for
+    its texts this changes nothing.
     """
-    data = _text_bytes(text)
+    data = unicodedata.normalize("NFC", text).encode("utf-8")
     sha = hashlib.sha256(data).hexdigest()
-    path = hashed_path(archive_dir / "text" / site, sha, ".txt")
-    written = publish_bytes(path, data, fsync=fsync)
-    return StoredText(sha, path.relative_to(archive_dir).as_posix(), written)
+    return data, sha, hashed_path(Path("text") / site, sha, ".txt").as_posix()
+
+
+def store_text(archive_dir: Path, site: str, text: str, *, fsync: bool = True) -> StoredText:
+    """Write the text's file (``text_file``) unless it is there already."""
+    data, sha, relative = text_file(site, text)
+    written = publish_bytes(archive_dir / relative, data, fsync=fsync)
+    return StoredText(sha, relative, written)
 
 
 def stage_text(archive_dir: Path, site: str, text: str, *, fsync: bool) -> tuple[StoredText, Staged | None]:
@@ -57,15 +63,10 @@ def stage_text(archive_dir: Path, site: str, text: str, *, fsync: bool) -> tuple
 
     ``written`` says whether a file was staged; whether it gets published is the commit's to say.
     """
-    data = _text_bytes(text)
-    sha = hashlib.sha256(data).hexdigest()
-    path = hashed_path(archive_dir / "text" / site, sha, ".txt")
+    data, sha, relative = text_file(site, text)
+    path = archive_dir / relative
     staged = stage(path, lambda f: f.write(data), fsync=fsync, staging=staging_folder(path))
-    return StoredText(sha, path.relative_to(archive_dir).as_posix(), staged is not None), staged
-
-
-def _text_bytes(text: str) -> bytes:
-    return unicodedata.normalize("NFC", text).encode("utf-8")
+    return StoredText(sha, relative, staged is not None), staged
 
 
 def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, capture: CaptureRef | None) -> dict[str, Any]:
