@@ -7,6 +7,7 @@ from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from tldextract import TLDExtract
 
 from crawler import __version__
+from crawler.scaleout import is_shared
 
 # Scrapy's cookie middleware asks tldextract for the public suffix list, and
 # tldextract's default downloads it from the internet on first use: a request
@@ -21,3 +22,20 @@ class ArshifAddon:
         # is built here so that `-s CONTACT_URL=...` alone is enough.
         if settings.getpriority("USER_AGENT") == SETTINGS_PRIORITIES["default"]:
             settings.set("USER_AGENT", f"arshif/{__version__} (+{settings.get('CONTACT_URL')})", priority="addon")
+        if is_shared(settings):
+            _share_on_redis(settings)
+
+
+def _share_on_redis(settings: BaseSettings) -> None:
+    """One crawl across several workers: scrapy-redis's scheduler with leases, shared politeness, state in Redis."""
+    from crawler.scaleout.link import RedisLink
+    from crawler.scaleout.politeness import SharedPoliteness
+
+    settings.set("SCHEDULER", "crawler.scaleout.scheduler.LeasedScheduler", priority="addon")
+    # The shared delay spaces the crawl's requests to a site; each process randomizing its own
+    # wait on top would move a request after its reserved time, closer to another worker's.
+    settings.set("RANDOMIZE_DOWNLOAD_DELAY", False, priority="addon")
+    # Before the worker pool and the committer: the scheduler and the state need it from the start.
+    settings.set_in_component_priority_dict("EXTENSIONS", RedisLink, 90)
+    # Last before the download handler: after robots.txt, and what waits here is only what will be sent.
+    settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", SharedPoliteness, 990)

@@ -34,6 +34,24 @@ EXTENSIONS = {
     "crawler.runreport.RunReport": 500,
 }
 
+# --- Several workers on one Redis (crawler/scaleout) -------------------------
+# redis://host:6379/0 makes this process one worker of a crawl shared through
+# that Redis (scrapy-redis): one queue, each URL fetched once, one politeness
+# delay per site, the state in Redis. Unset: nothing needs or imports Redis.
+REDIS_URL = None
+# Keys are <prefix>:<site>:...; another prefix keeps two projects apart on one server.
+REDIS_KEY_PREFIX = "arshif"
+# A worker not heard from for this long (it renews every quarter of it) is
+# gone: the requests it held go back to the queue for the others.
+REDIS_LEASE_TIMEOUT = 30.0
+# A run is over, and each worker exits, once nothing has been queued or in
+# flight in any worker for this long.
+REDIS_IDLE_CLOSE = 5.0
+# How often a worker acknowledges finished requests and requeues the requests of stopped workers.
+REDIS_TICK_INTERVAL = 0.5
+# A Redis that stops answering is noticed in seconds, not in scrapy-redis's default 30.
+REDIS_PARAMS = {"socket_timeout": 10, "socket_connect_timeout": 5, "retry_on_timeout": True}
+
 # --- Politeness --------------------------------------------------------------
 # The User-Agent names the project and a page where a site owner can reach
 # whoever runs the crawl: set CONTACT_URL to yours.

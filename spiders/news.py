@@ -37,7 +37,7 @@ from crawler.capture.records import warc_date
 from crawler.items import ArticleItem
 from crawler.sites import Site, load_site
 from crawler.store.committer import committer
-from crawler.store.state import CrawlState
+from crawler.store.state import SiteState, open_state
 from crawler.urls import canonical_url, page_links, useless_reason
 from crawler.workers import worker_pool
 
@@ -70,7 +70,7 @@ class NewsSpider(Spider):
         self.site: Site = load_site(ref)
         self.allowed_domains = list(self.site.allowed_domains)
         super().__init__(*args, **kwargs)
-        # This run's URLs only: the state of earlier runs lives in CrawlState, on disk.
+        # This run's URLs only: the state of earlier runs lives in the site's state (crawler.store.state).
         self._scheduled: set[str] = set()
         self._requested = 0
         self._limit_logged = False
@@ -79,26 +79,36 @@ class NewsSpider(Spider):
         self.read_articles = False
         # The site file's own URLs are fetched whatever they look like (a /feed/ it names).
         self._given = {canonical_url(u) for u in (*self.site.start_urls, *self.site.sitemap_urls, *self.site.feed_urls)}
-        self.state: CrawlState | None = None
+        self.state: SiteState | None = None
         self.recrawl_after = timedelta(0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.state = CrawlState(Path(settings.get("ARCHIVE_DIR")), spider.site.name)
         spider.recrawl_after = timedelta(seconds=settings.getfloat("RECRAWL_AFTER"))
         spider.listing_depth_limit = settings.getint("LISTING_DEPTH_LIMIT")
         # Articles are read (document, text, links) in the worker processes when texts are kept.
         spider.read_articles = settings.getbool("TEXT_ENABLED")
-        crawler.signals.connect(spider.state.close, signal=signals.spider_closed)
+        # Opened with the spider: a shared crawl keeps it in Redis, through an extension made after this.
+        crawler.signals.connect(spider._open_state, signal=signals.spider_opened)
+        crawler.signals.connect(spider._close_state, signal=signals.spider_closed)
         # Redirects are built by Scrapy's middleware, and those that go nowhere are
         # dropped silently (offsite filter, duplicate filter): said here, with the URLs.
         crawler.signals.connect(spider._redirect_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider._redirect_dropped, signal=signals.request_dropped)
         return spider
 
+    def _open_state(self) -> None:
+        self.state = open_state(self.settings, self.crawler, self.site.name)
+
+    def _close_state(self) -> None:
+        if self.state is not None:
+            self.state.close()
+
     async def start(self) -> AsyncIterator[Any]:
+        if not self._seeds_queue():
+            return
         for url in self.site.sitemap_urls:
             for request in self._follow(url, self.parse_sitemap):
                 yield request
@@ -108,6 +118,20 @@ class NewsSpider(Spider):
         for url in self.site.start_urls:
             for request in self._follow(url, self.parse):
                 yield request
+
+    def _seeds_queue(self) -> bool:
+        """Whether this process queues the site file's URLs: always, unless another worker of a shared crawl has."""
+        claim = getattr(self.crawler.engine.scheduler, "claim_seed", None)
+        if claim is None:
+            return True
+        if not claim():
+            logger.info("Site %s: this run is already seeded; taking requests from the shared queue", self.site.name)
+            return False
+        restore = getattr(self.state, "restore_if_lost", None)
+        if restore is not None:
+            restore(Path(self.settings.get("ARCHIVE_DIR")), self.site.name)
+        logger.info("Site %s: this worker seeds the shared queue for a new run", self.site.name)
+        return True
 
     def closed(self, reason: str) -> None:
         # URLs whose pattern search ran out of time (a backtracking pattern): in the stats, for the report.

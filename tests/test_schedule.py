@@ -22,44 +22,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.store.manifest import read_manifest
 from tests.conftest import FAST, REPO, FixtureServer, crawl, run_scrapy
+from tests.jetsite import article_path, write_article, write_index
 
 ARTICLES = 12
-PARAGRAPH = "قالت مصادر محلية إن الأهالي في المدينة ينتظرون منذ أسابيع عودة الخدمات الأساسية إلى أحيائهم، وسط وعود متكررة من الجهات المسؤولة."
-
-
-def article_path(n: int) -> str:
-    return f"/jet/2022/05/{n:02d}/story-{n}/"
-
-
-def write_article(root: Path, n: int, extra: str = "") -> None:
-    path = article_path(n)
-    page = f"""<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">
-<title>خبر رقم {n} – صوت المدينة</title><link rel="canonical" href="{path}">
-<link rel="amphtml" href="{path}amp/"><link rel="alternate" type="application/rss+xml" href="{path}feed/">
-</head><body><article class="post"><h1>خبر رقم {n}</h1>
-<div class="entry-content"><p>{PARAGRAPH} ({n}){extra}</p><p>وأضافت المصادر أن اللجنة المختصة ستعقد اجتماعها المقبل خلال أيام لمتابعة الملف رقم {n}.</p></div>
-<div class="sharedaddy"><a href="{path}?share=twitter&amp;nb=1">X</a> <a href="{path}?share=facebook&amp;nb=1">Facebook</a>
-<a href="{path}?share=telegram&amp;nb=1">Telegram</a> <a href="{path}?share=jetpack-whatsapp&amp;nb=1">WhatsApp</a></div>
-<a href="{path}?print=1">طباعة</a> <a href="{path}amp/">AMP</a> <a href="{path}?replytocom=7#respond">رد</a>
-<a href="/jet/wp-login.php?redirect_to={path}">دخول</a> <a href="/jet/?s=%D8%AE%D8%A8%D8%B1">بحث</a>
-</article></body></html>"""
-    target = root / path.strip("/") / "index.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
-
-
-def write_index(root: Path, count: int, old_slug: bool = False) -> None:
-    paths = [article_path(n) for n in range(1, count + 1)]
-    if old_slug:
-        paths[0] = "/jet/2022/05/01/old-slug/"  # served with story-1's page, whose canonical link is story-1
-    links = "".join(f'<li><a href="{p}">خبر رقم {n}</a></li>' for n, p in enumerate(paths, 1))
-    (root / "jet").mkdir(parents=True, exist_ok=True)
-    (root / "jet" / "index.html").write_text(
-        f'<!DOCTYPE html><html lang="ar"><head><meta charset="utf-8"><title>صوت المدينة</title></head><body><ul>{links}</ul></body></html>',
-        encoding="utf-8",
-    )
-
-
 @pytest.fixture
 def jet(tmp_path: Path) -> Any:
     root = tmp_path / "site"

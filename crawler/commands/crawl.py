@@ -15,7 +15,9 @@ from pathlib import Path
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.settings import BaseSettings
 
+from crawler.scaleout import REDIS_LOST_REASON, is_shared
 from crawler.sites import SiteFileError, load_site
 from crawler.store.atomic import sweep_temporary
 from crawler.store.diskfull import DISK_FULL_REASON
@@ -47,14 +49,24 @@ class Command(ScrapyCrawlCommand):
                     raise UsageError(str(e), print_help=False) from e
                 assert self.settings is not None
                 archive = Path(self.settings.get("ARCHIVE_DIR"))
+                shared = is_shared(self.settings)
+                if shared:
+                    _check_redis(self.settings)
                 lock = CrawlLock(archive, site.name)
                 try:
-                    lock.acquire()
+                    if shared:
+                        alone = lock.acquire_shared()
+                    else:
+                        lock.acquire()
+                        alone = True
                 except CrawlLockError as e:
                     raise UsageError(f"site {site.name}: {e}", print_help=False) from e
-                # With the lock held, no other writer of this site's folders is alive:
-                # temporary files there are what a killed run left.
-                sweep_temporary(*(archive / kind / site.name for kind in ("text", "warc", "runs")))
+                if alone:
+                    # With the lock held alone, no other writer of this site's folders is alive
+                    # here: temporary files there are what a killed run left.
+                    sweep_temporary(*(archive / kind / site.name for kind in ("text", "warc", "runs")))
+                    if shared:
+                        lock.share()
                 try:
                     super().run(args, opts)
                 finally:
@@ -64,7 +76,17 @@ class Command(ScrapyCrawlCommand):
         super().run(args, opts)
 
     def _fail_unless_finished(self) -> None:
-        """A crawl stopped by a full disk exits non-zero, so that a scheduler sees it."""
+        """A crawl stopped by a full disk or a lost Redis exits non-zero, so that a scheduler sees it."""
         stats = self._crawler.stats if self._crawler is not None else None
-        if stats is not None and stats.get_value("finish_reason") == DISK_FULL_REASON:
+        if stats is not None and stats.get_value("finish_reason") in (DISK_FULL_REASON, REDIS_LOST_REASON):
             self.exitcode = 1
+
+
+def _check_redis(settings: BaseSettings) -> None:
+    """Redis answers, or one clear line and no request sent."""
+    from crawler.scaleout.link import RedisUnavailable, connect
+
+    try:
+        connect(settings).close()
+    except RedisUnavailable as e:
+        raise UsageError(str(e), print_help=False) from e

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import tomllib
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
@@ -68,6 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body, route = self._resolve()
         self.server.record(
             {
+                "time": time.time(),
                 "method": self.command,
                 "path": self.path,
                 "host": self.headers.get("Host", ""),

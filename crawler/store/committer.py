@@ -27,6 +27,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from scrapy import signals
@@ -39,7 +40,7 @@ from crawler.capture.records import CaptureRef
 from crawler.store.atomic import Staged, discard, publish_staged
 from crawler.store.diskfull import DISK_FULL_STAT, is_disk_full, stop_for_disk_full
 from crawler.store.manifest import Manifest
-from crawler.store.state import Visit
+from crawler.store.state import StateUnavailable, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ class _Batch:
     captures: dict[str, CaptureRef] = field(default_factory=dict)  # final path -> ref, for duplicates
     documents: list[DocumentCommit] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)  # fetches that gave no document
+    callbacks: list[Callable[[bool], None]] = field(default_factory=list)  # told whether all the above are on disk
 
     def __bool__(self) -> bool:
-        return bool(self.files or self.documents or self.visits)
+        return bool(self.files or self.documents or self.visits or self.callbacks)
 
 
 class Committer:
@@ -130,6 +132,15 @@ class Committer:
         self._batch.visits.append(visit)
         self._soon()
 
+    def when_committed(self, callback: Callable[[bool], None]) -> None:
+        """Call back once everything handed over so far is on disk (True), or could not be written (False).
+
+        Whoever hands work over and then asks this learns when that work is
+        safe: a shared queue acknowledges a request only then.
+        """
+        self._batch.callbacks.append(callback)
+        self._soon()
+
     # --- committing ------------------------------------------------------------------------
 
     def _soon(self) -> None:
@@ -163,15 +174,23 @@ class Committer:
         async with self._lock:
             batch, self._batch = self._batch, _Batch()
             if batch:
-                await self._commit_batch(batch)
+                committed = await self._commit_batch(batch)
+                for callback in batch.callbacks:
+                    try:
+                        callback(committed)
+                    except Exception:
+                        logger.exception("Error after a commit")
 
-    async def _commit_batch(self, batch: _Batch) -> None:
+    async def _commit_batch(self, batch: _Batch) -> bool:
+        """Whether the batch is on disk."""
         stats = self.crawler.stats
         if stats.get_value(DISK_FULL_STAT):
             # The crawl is stopping for want of space: nothing more is published, and the next run fetches these again.
             for staged in batch.files:
                 discard(staged)
-            return
+            return False
+        if not (batch.files or batch.documents or batch.visits):
+            return True
         try:
             counts = await maybe_deferred_to_future(deferToThread(self._write, batch))
         except OSError as e:
@@ -180,13 +199,17 @@ class Committer:
             else:
                 logger.error("Could not publish %d archive files (fetched again next run): %s", len(batch.files), e)
                 stats.inc_value("archive/commit_errors")
-            return
+            return False
+        except StateUnavailable:
+            # The files and manifest lines are published; the state could not say so (said in the log).
+            return False
         except Exception:
             logger.exception("Could not publish %d archive files (fetched again next run)", len(batch.files))
             stats.inc_value("archive/commit_errors")
-            return
+            return False
         for key, n in counts.items():
             stats.inc_value(key, n)
+        return True
 
     def _write(self, batch: _Batch) -> Counter[str]:
         """The three steps, in order; runs in a thread (file and database I/O only)."""

@@ -16,9 +16,16 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
+
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
+
+from crawler.scaleout import is_shared
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS article (
@@ -55,15 +62,20 @@ class CrawlLockError(RuntimeError):
 
 
 class CrawlLock:
-    """An exclusive lock on one site's state: a second crawl of the same site stops at once."""
+    """A lock on one site's state: a second crawl of the same site stops at once.
+
+    A single-process crawl holds it exclusively. The workers of a shared
+    crawl (several on one machine) hold it shared, so that they exclude a
+    single-process crawl and not each other; ``acquire_shared`` says whether
+    this worker found no other and may clean up after a killed run.
+    """
 
     def __init__(self, archive_dir: Path, site: str) -> None:
         self.path = archive_dir / "state" / f"{site}.lock"
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
@@ -73,10 +85,70 @@ class CrawlLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    def acquire_shared(self, wait: float = 10.0) -> bool:
+        """Holds the lock shared; True when no other process held it (this one may clean up first)."""
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            self._fd = fd
+            return True
+        # Another worker (which may be cleaning up, or moving to shared), or a single-process crawl.
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError as e:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise CrawlLockError(
+                        f"a single-process crawl of this site is running (lock {self.path} is held)"
+                    ) from e
+                time.sleep(0.05)
+            else:
+                self._fd = fd
+                return False
+
+    def share(self) -> None:
+        """From exclusive to shared, once the cleanup is done."""
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock; the file stays for the next run
             self._fd = None
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+
+
+class StateUnavailable(RuntimeError):
+    """The state could not be read or written (its store is gone); already said in the log."""
+
+
+class SiteState(Protocol):
+    """What the spider, the pipeline and the committer need of a site's state, wherever it is kept."""
+
+    def known(self, url: str) -> Known | None: ...
+    def record_many(self, visits: list[Visit]) -> None: ...
+    def touch(self, url: str, fetched_at: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_state(settings: BaseSettings, crawler: Crawler, site: str) -> SiteState:
+    """The site's state: in Redis for a shared crawl, so that every worker sees it; else in SQLite."""
+    if is_shared(settings):
+        from crawler.scaleout.link import redis_link
+        from crawler.scaleout.state import RedisCrawlState
+
+        link = redis_link(crawler)
+        assert link is not None
+        return RedisCrawlState(link, link.keys(site))
+    return CrawlState(Path(settings.get("ARCHIVE_DIR")), site)
 
 
 class CrawlState:
