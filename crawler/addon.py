@@ -28,8 +28,11 @@ class ArshifAddon:
 
 def _share_on_redis(settings: BaseSettings) -> None:
     """One crawl across several workers: scrapy-redis's scheduler with leases, shared politeness, state in Redis."""
+    from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+
     from crawler.scaleout.link import RedisLink
     from crawler.scaleout.politeness import SharedPoliteness
+    from crawler.scaleout.robots import SharedRobotsTxt
 
     settings.set("SCHEDULER", "crawler.scaleout.scheduler.LeasedScheduler", priority="addon")
     # The shared delay spaces the crawl's requests to a site; each process randomizing its own
@@ -39,3 +42,6 @@ def _share_on_redis(settings: BaseSettings) -> None:
     settings.set_in_component_priority_dict("EXTENSIONS", RedisLink, 90)
     # Last before the download handler: after robots.txt, and what waits here is only what will be sent.
     settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", SharedPoliteness, 990)
+    # robots.txt read once per host for the whole crawl, in Scrapy's middleware's place.
+    settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", RobotsTxtMiddleware, None)
+    settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", SharedRobotsTxt, 100)

@@ -18,7 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawler.store.atomic import publish_bytes
-from crawler.store.diskfull import is_disk_full
+from crawler.store.diskfull import final_reason, is_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class RunReport:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         site = getattr(getattr(spider, "site", None), "name", spider.name)
-        report = self.build(site, reason)
+        report = self.build(site, final_reason(self.crawler, reason))
         name = self.started.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
         path = self.archive_dir / "runs" / site / name
         data = (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()

@@ -104,6 +104,10 @@ class Keys:
     def state(self) -> str:
         return f"{self.prefix}:state"  # hash: URL -> what the crawl knows of it (crawler.scaleout.state)
 
+    @property
+    def robots(self) -> str:
+        return f"{self.prefix}:robots"  # hash: host -> its robots.txt as read this run (crawler.scaleout.robots)
+
     def polite(self, slot: str) -> str:
         return f"{self.prefix}:polite:{slot}"  # when the next request to this download slot may go
 

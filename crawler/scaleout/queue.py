@@ -113,7 +113,7 @@ return requeue(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
 """
 )
 
-# KEYS: queue, workers, run, busy-at, dupefilter.  ARGV: leased prefix, worker.
+# KEYS: queue, workers, run, busy-at, dupefilter, robots.  ARGV: leased prefix, worker.
 # 1: this worker seeds a new run.  0: a run is under way (or left unfinished, and is resumed).
 _CLAIM_SEED = (
     _COMMON
@@ -123,7 +123,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], tostring(now()))
 if redis.call('ZCARD', KEYS[1]) > 0 or leases(KEYS[2], ARGV[1]) > 0 then return 0 end
-redis.call('UNLINK', KEYS[5])
+redis.call('UNLINK', KEYS[5], KEYS[6])
 return 1
 """
 )
@@ -222,7 +222,9 @@ class LeasedQueue(PriorityQueue):
         """True for exactly one worker of a run: the first to find no run under way and the queue empty."""
         k = self.keys
         return bool(
-            self._claim_seed(keys=[k.queue, k.workers, k.run, k.busy_at, k.dupefilter], args=[k.leased_prefix, self.worker])
+            self._claim_seed(
+                keys=[k.queue, k.workers, k.run, k.busy_at, k.dupefilter, k.robots], args=[k.leased_prefix, self.worker]
+            )
         )
 
     def run_is_over(self, idle_seconds: float) -> bool:

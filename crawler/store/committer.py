@@ -38,7 +38,7 @@ from twisted.internet.threads import deferToThread
 
 from crawler.capture.records import CaptureRef
 from crawler.store.atomic import Staged, discard, publish_staged
-from crawler.store.diskfull import DISK_FULL_STAT, is_disk_full, stop_for_disk_full
+from crawler.store.diskfull import DISK_FULL_STAT, final_reason, is_disk_full, stop_for_disk_full
 from crawler.store.manifest import Manifest
 from crawler.store.state import StateUnavailable, Visit
 
@@ -162,10 +162,12 @@ class Committer:
         async with self._lock:
             pass
 
-    async def close(self) -> None:
+    async def close(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         await self.flush()
+        # After Scrapy's own record of the reason (its CoreStats extension comes first).
+        self.crawler.stats.set_value("finish_reason", final_reason(self.crawler, reason))
         if self._manifest is not None:
             self._manifest.close()
             self._manifest = None

@@ -42,3 +42,13 @@ def stop_for_disk_full(crawler: Crawler, error: OSError, log: logging.Logger = l
     engine = crawler.engine
     if engine is not None and crawler.spider is not None:
         deferred_from_coro(engine.close_spider_async(reason=DISK_FULL_REASON))
+
+
+def final_reason(crawler: Crawler, reason: str) -> str:
+    """How the crawl finished: disk_full when the disk filled, even while the crawl was already closing.
+
+    The last batch is committed as the spider closes, after Scrapy has
+    taken "finished" as the reason: a full disk then still makes the run
+    report, the stats and the exit code say so.
+    """
+    return DISK_FULL_REASON if crawler.stats.get_value(DISK_FULL_STAT) else reason
