@@ -1122,19 +1122,3 @@ def _decode_content(body: bytes, encodings: list[bytes]) -> bytes:
     for encoding in to_decode:
         body = HttpCompressionMiddleware._decode(body, encoding, max_size=_MAX_DECODED)
     return body
-
-
-def log_progress(every: float) -> Callable[[int], None]:
-    """Periodic log lines with records/s, for runs with no terminal attached."""
-    start = last = time.monotonic()
-    count = 0
-
-    def tick(n: int) -> None:
-        nonlocal last, count
-        count += n
-        now = time.monotonic()
-        if now - last >= every:
-            logger.info("%d records read, %.0f records/s", count, count / (now - start))
-            last = now
-
-    return tick

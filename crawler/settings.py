@@ -31,6 +31,7 @@ EXTENSIONS = {
     # Before the run report: the committer's last counts are in the report.
     "crawler.workers.WorkerPool": 100,
     "crawler.store.committer.Committer": 110,
+    "crawler.cdx.CdxIndexer": 120,
     "crawler.runreport.RunReport": 500,
 }
 
@@ -94,6 +95,8 @@ REMOTE_CONTROL_ENABLED = False
 
 # --- Capture -----------------------------------------------------------------
 WARC_ENABLED = True
+# Keep ARCHIVE_DIR/index/<site>.cdxj, the CDXJ index of every capture, up to date after each crawl.
+CDX_INDEX_ENABLED = True
 DOWNLOAD_HANDLERS = {
     "http": "crawler.capture.wire.WireHTTP11DownloadHandler",
     "https": "crawler.capture.wire.WireHTTP11DownloadHandler",

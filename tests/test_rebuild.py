@@ -153,7 +153,7 @@ def test_periodic_progress_lines_without_a_terminal(crawled: dict[str, Path], tm
         settings={"LOGSTATS_INTERVAL": "0.001"},
     )
     assert result.returncode == 0
-    assert re.search(r"\d+ records read, \d+ records/s", result.stderr)
+    assert re.search(r"rebuild: \d+ records, \d+ records/s", result.stderr)
 
 
 def test_rebuild_needs_a_source_that_exists(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.log import configure_logging, log_scrapy_info
 
-from crawler.rebuild import SiteFor, find_warc_files, log_progress, rebuild
+from crawler.cdx import indexed_sites, lookup
+from crawler.progress import progress
+from crawler.rebuild import SiteFor, find_warc_files, rebuild
 from crawler.sites import SiteFileError, all_bundled_sites, load_site
 
 
@@ -38,6 +40,13 @@ class Command(ScrapyCommand):
             "--workers", type=int, default=0, metavar="N", help="processes that read and extract (default: one per core)"
         )
         parser.add_argument(
+            "--url",
+            action="append",
+            metavar="URL",
+            help="only this URL's captures (repeatable), found through the CDXJ index of the archive "
+            "whose warc/ folder is SOURCE (see `scrapy index`)",
+        )
+        parser.add_argument(
             "--check-digests",
             action="store_true",
             help="skip records whose WARC digests do not match their bytes "
@@ -55,31 +64,21 @@ class Command(ScrapyCommand):
             raise UsageError("--workers must be 0 (one per core) or more", print_help=False)
         try:
             site_for = SiteFor((load_site(opts.site),), every_url=True) if opts.site else SiteFor(tuple(all_bundled_sites()))
-            files = find_warc_files(args)
-        except (SiteFileError, FileNotFoundError) as e:
+            files = captures_of(opts.url, args) if opts.url else find_warc_files(args)
+        except (SiteFileError, FileNotFoundError, LookupError) as e:
             raise UsageError(str(e), print_help=False) from e
         archive_dir = Path(self.settings.get("ARCHIVE_DIR"))
 
-        bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            # No monitor thread: the workers are forked only from a process with one thread.
-            tqdm.monitor_interval = 0
-            bar = tqdm(unit=" records", desc="rebuild", file=sys.stderr)
-        try:
+        with progress("rebuild", "records", every=self.settings.getfloat("LOGSTATS_INTERVAL")) as update:
             summary = rebuild(
                 files,
                 archive_dir,
                 site_for,
                 workers=opts.workers,
                 fsync=self.settings.getbool("ARCHIVE_FSYNC"),
-                progress=bar.update if bar is not None else log_progress(self.settings.getfloat("LOGSTATS_INTERVAL")),
+                progress=update,
                 check_digests=opts.check_digests,
             )
-        finally:
-            if bar is not None:
-                bar.close()
         print(f"rebuild of {len(files)} WARC file(s) into {archive_dir}:")
         for line in summary.lines():
             print(f"  {line}")
@@ -90,3 +89,19 @@ class Command(ScrapyCommand):
         # The process ends now: the collection Python makes on the way out would walk every
         # object for nothing (about 0.1 s).
         gc.freeze()
+
+
+def captures_of(urls: list[str], sources: list[str]) -> list[Path]:
+    """The capture files of these URLs, from the CDXJ index of each source archive (SOURCE = ARCHIVE/warc or ARCHIVE)."""
+    files: set[Path] = set()
+    for source in map(Path, sources):
+        archive = source.parent if source.name == "warc" else source
+        sites = indexed_sites(archive)
+        if not sites:
+            raise LookupError(f"no CDXJ index in {archive / 'index'}: build it with `scrapy index -s ARCHIVE_DIR={archive}`")
+        for url in urls:
+            found = [archive / e.filename for site in sites for e in lookup(archive, site, url)]
+            if not found:
+                raise LookupError(f"{url}: no capture of it in the index of {archive}")
+            files.update(found)
+    return sorted(files)

@@ -53,9 +53,23 @@ def stage(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, staging
     """
     if path.exists():
         return None
+    return Staged(_write_aside(path, write, fsync=fsync, folder=staging or path.parent), str(path))
+
+
+def replace(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True) -> None:
+    """Create or replace ``path`` (an index, an export): the old file stays whole until the new one is."""
+    tmp_name = _write_aside(path, write, fsync=fsync, folder=path.parent)
+    try:
+        os.replace(tmp_name, path)
+    except OSError as e:
+        os.unlink(tmp_name)
+        _raise_naming(e, path)
+
+
+def _write_aside(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, folder: Path) -> str:
+    """The bytes for ``path`` in a temporary file of ``folder``, flushed; its name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        folder = staging or path.parent
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     except OSError as e:
@@ -72,7 +86,7 @@ def stage(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, staging
     except BaseException:
         os.unlink(tmp_name)
         raise
-    return Staged(tmp_name, str(path))
+    return tmp_name
 
 
 def publish_staged(staged: Iterable[Staged], *, sync: bool) -> list[bool]:

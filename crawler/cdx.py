@@ -1,0 +1,230 @@
+"""The CDXJ index of a site's captures: ARCHIVE_DIR/index/<site>.cdxj, as pywb and the field read it.
+
+One line per response (and revisit, resource, metadata) record, written by
+cdxj-indexer: ``<SURT> <timestamp> <JSON>``, the JSON naming the capture
+file relative to ARCHIVE_DIR, the record's offset and length, its status,
+MIME type and payload digest. Lines are sorted, so a URL's captures are
+found by binary search, without opening a capture or walking the tree.
+
+Capture files are named by their content and never rewritten, so keeping
+the index up to date is adding the files it does not name yet: after each
+crawl (``CdxIndexer``, an extension) and with ``scrapy index``. The files
+already indexed are not read again; the new lines are merged into the
+sorted index, which is replaced atomically, under a lock that several
+workers of a shared crawl take in turn.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import heapq
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from crawler.store.atomic import replace
+from crawler.store.committer import committer
+from crawler.store.diskfull import DISK_FULL_STAT
+
+logger = logging.getLogger(__name__)
+
+# Files indexed in one go: bounded memory for the new lines of a first index of a large archive.
+_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class CdxEntry:
+    surt: str
+    timestamp: str  # 14 digits, UTC, from the record's WARC-Date
+    url: str
+    mime: str | None
+    status: int | None
+    digest: str | None
+    length: int
+    offset: int
+    filename: str  # relative to ARCHIVE_DIR
+
+    @classmethod
+    def parse(cls, line: str) -> CdxEntry:
+        surt, timestamp, raw = line.rstrip("\n").split(" ", 2)
+        fields = json.loads(raw)
+        status = fields.get("status")
+        return cls(
+            surt=surt,
+            timestamp=timestamp,
+            url=fields["url"],
+            mime=fields.get("mime"),
+            status=int(status) if status and status.isdigit() else None,
+            digest=fields.get("digest"),
+            length=int(fields["length"]),
+            offset=int(fields["offset"]),
+            filename=fields["filename"],
+        )
+
+
+def index_path(archive_dir: Path, site: str) -> Path:
+    return archive_dir / "index" / f"{site}.cdxj"
+
+
+def indexed_sites(archive_dir: Path) -> list[str]:
+    return sorted(p.stem for p in (archive_dir / "index").glob("*.cdxj"))
+
+
+def read_index(archive_dir: Path, site: str) -> Iterator[CdxEntry]:
+    """Every line of the site's index, in order; nothing when there is no index."""
+    path = index_path(archive_dir, site)
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield CdxEntry.parse(line)
+
+
+def surt_key(url: str) -> str:
+    """The index's sort key of a URL, as cdxj-indexer (and pywb) compute it."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    return CDXJIndexer.get_url_key(None, url)  # type: ignore[arg-type]
+
+
+def lookup(archive_dir: Path, site: str, url: str) -> list[CdxEntry]:
+    """The captures of one URL, oldest first, found by binary search in the sorted index."""
+    path = index_path(archive_dir, site)
+    if not path.exists():
+        return []
+    key = surt_key(url)
+    prefix = (key + " ").encode()
+    found = []
+    with path.open("rb") as f:
+        f.seek(_first_line_at_or_after(f, prefix))
+        for raw in f:
+            if not raw.startswith(prefix):
+                break
+            found.append(CdxEntry.parse(raw.decode("utf-8")))
+    return found
+
+
+def _first_line_at_or_after(f: io.BufferedReader, prefix: bytes) -> int:
+    """Offset of the first line that does not sort before ``prefix``."""
+    # Bisect to within a few KB: lo is always the start of a line that sorts before prefix (or 0).
+    lo, hi = 0, os.fstat(f.fileno()).st_size
+    while hi - lo > 4096:
+        mid = (lo + hi) // 2
+        f.seek(mid)
+        f.readline()  # the rest of the line mid falls in
+        start = f.tell()
+        line = f.readline()
+        if line and line < prefix:
+            lo = start
+        else:
+            hi = mid
+    f.seek(lo)
+    while True:
+        pos = f.tell()
+        line = f.readline()
+        if not line or line >= prefix:
+            return pos
+
+
+def index_lines(archive_dir: Path, files: Iterable[Path]) -> list[str]:
+    """The index lines of these capture files, sorted."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    out = io.StringIO()
+    CDXJIndexer(out, [str(p) for p in files], dir_root=str(archive_dir)).process_all()
+    return sorted(out.getvalue().splitlines(keepends=True))
+
+
+def update_index(archive_dir: Path, site: str, progress: Callable[[int], None] | None = None, fsync: bool = True) -> int:
+    """Adds to the site's index the capture files it does not name yet; how many files were added."""
+    warc_dir = archive_dir / "warc" / site
+    path = index_path(archive_dir, site)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_suffix(".lock")):
+        indexed = {entry.filename for entry in read_index(archive_dir, site)}
+        todo = sorted(
+            p for p in warc_dir.rglob("*.warc.gz") if not p.name.startswith(".") and p.relative_to(archive_dir).as_posix() not in indexed
+        )
+        if not todo:
+            return 0
+        # New lines go to sorted runs on disk, then one merge with the index: memory stays bounded.
+        runs: list[Path] = []
+        try:
+            for i in range(0, len(todo), _CHUNK):
+                chunk = todo[i : i + _CHUNK]
+                run = path.with_name(f".run-{os.getpid()}-{len(runs)}-{path.name}")
+                run.write_text("".join(index_lines(archive_dir, chunk)), encoding="utf-8")
+                runs.append(run)
+                if progress is not None:
+                    progress(len(chunk))
+
+            def write(out: io.BufferedWriter) -> None:
+                sources = [path.open(encoding="utf-8")] if path.exists() else []
+                sources += [r.open(encoding="utf-8") for r in runs]
+                try:
+                    for line in heapq.merge(*sources):
+                        out.write(line.encode("utf-8"))
+                finally:
+                    for s in sources:
+                        s.close()
+
+            replace(path, write, fsync=fsync)
+        finally:
+            for run in runs:
+                run.unlink(missing_ok=True)
+    return len(todo)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class CdxIndexer:
+    """A Scrapy extension: after each crawl, the site's index names every capture (CDX_INDEX_ENABLED)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.archive_dir = Path(crawler.settings.get("ARCHIVE_DIR"))
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CdxIndexer:
+        settings = crawler.settings
+        if not (settings.getbool("CDX_INDEX_ENABLED") and settings.getbool("WARC_ENABLED")):
+            raise NotConfigured("no CDXJ index kept")
+        return cls(crawler)
+
+    async def spider_closed(self, spider: object, reason: str) -> None:
+        # The last captures are named by the committer's final commit.
+        await committer(self.crawler).flush()
+        if self.crawler.stats.get_value(DISK_FULL_STAT):
+            return
+        site = spider.site.name  # type: ignore[attr-defined]
+        fsync = self.crawler.settings.getbool("ARCHIVE_FSYNC")
+        try:
+            added = await maybe_deferred_to_future(deferToThread(update_index, self.archive_dir, site, None, fsync))
+        except OSError as e:
+            logger.error("CDXJ index of site %s not updated (scrapy index %s brings it up to date): %s", site, site, e)
+            return
+        self.crawler.stats.set_value("cdx/files_indexed", added)
+        logger.info("CDXJ index %s: %d capture files added", index_path(self.archive_dir, site), added)
+
+
