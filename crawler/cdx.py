@@ -8,7 +8,7 @@ found by binary search, without opening a capture or walking the tree.
 
 Capture files are named by their content and never rewritten, so keeping
 the index up to date is adding the files it does not name yet: after each
-crawl (``CdxIndexer``, an extension) and with ``scrapy index``. The files
+crawl (``crawler.capture.indexer``) and with ``scrapy index``. The files
 already indexed are not read again; the new lines are merged into the
 sorted index, which is replaced atomically, under a lock that several
 workers of a shared crawl take in turn.
@@ -27,15 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrapy import signals
-from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.threads import deferToThread
 
 from crawler.store.atomic import replace
-from crawler.store.committer import committer
-from crawler.store.diskfull import DISK_FULL_STAT
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +140,38 @@ def index_lines(archive_dir: Path, files: Iterable[Path]) -> list[str]:
     return sorted(out.getvalue().splitlines(keepends=True))
 
 
-def update_index(archive_dir: Path, site: str, progress: Callable[[int], None] | None = None, fsync: bool = True) -> int:
-    """Adds to the site's index the capture files it does not name yet; how many files were added."""
+def capture_index_lines(path: Path, filename: str) -> list[str]:
+    """The index lines of one capture file, named ``filename`` (relative to ARCHIVE_DIR) whatever its path now."""
+    from cdxj_indexer.main import CDXJIndexer
+
+    out = io.StringIO()
+    CDXJIndexer(out, [str(path)], filename=filename).process_all()
+    return out.getvalue().splitlines(keepends=True)
+
+
+def new_lines_path(archive_dir: Path, site: str) -> Path:
+    """Where a crawl process keeps the index lines of the captures it published, until its end."""
+    return archive_dir / "index" / f".tmp-new-{site}-{os.getpid()}.cdxj"
+
+
+def stale_index_files(archive_dir: Path, site: str) -> list[Path]:
+    """What a killed crawl or index update of the site left in index/; only safe to remove under the crawl lock."""
+    folder = archive_dir / "index"
+    return [*folder.glob(f".tmp-new-{site}-*.cdxj"), *folder.glob(f".tmp-run-*-{site}.cdxj")]
+
+
+def update_index(
+    archive_dir: Path,
+    site: str,
+    progress: Callable[[int], None] | None = None,
+    fsync: bool = True,
+    known: Path | None = None,
+) -> int:
+    """Adds to the site's index the capture files it does not name yet; how many files were added.
+
+    ``known`` holds lines already made for some of them (by the crawl's
+    workers): those files are not read again.
+    """
     warc_dir = archive_dir / "warc" / site
     path = index_path(archive_dir, site)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,13 +182,17 @@ def update_index(archive_dir: Path, site: str, progress: Callable[[int], None] |
         )
         if not todo:
             return 0
+        made = _known_lines(known, {p.relative_to(archive_dir).as_posix() for p in todo})
         # New lines go to sorted runs on disk, then one merge with the index: memory stays bounded.
         runs: list[Path] = []
         try:
             for i in range(0, len(todo), _CHUNK):
                 chunk = todo[i : i + _CHUNK]
-                run = path.with_name(f".run-{os.getpid()}-{len(runs)}-{path.name}")
-                run.write_text("".join(index_lines(archive_dir, chunk)), encoding="utf-8")
+                run = path.with_name(f".tmp-run-{os.getpid()}-{len(runs)}-{path.name}")
+                lines = [line for p in chunk for line in made.get(p.relative_to(archive_dir).as_posix(), ())]
+                unknown = [p for p in chunk if p.relative_to(archive_dir).as_posix() not in made]
+                lines = sorted(lines + index_lines(archive_dir, unknown)) if unknown else sorted(lines)
+                run.write_text("".join(lines), encoding="utf-8")
                 runs.append(run)
                 if progress is not None:
                     progress(len(chunk))
@@ -187,6 +214,22 @@ def update_index(archive_dir: Path, site: str, progress: Callable[[int], None] |
     return len(todo)
 
 
+def _known_lines(known: Path | None, wanted: set[str]) -> dict[str, list[str]]:
+    """filename -> its lines, from a file of lines made earlier, for the wanted files only."""
+    made: dict[str, list[str]] = {}
+    if known is None or not known.exists():
+        return made
+    with known.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                filename = json.loads(line.split(" ", 2)[2])["filename"]
+            except (IndexError, ValueError, KeyError):
+                continue  # a line cut short by a crash: that file is read again
+            if filename in wanted:
+                made.setdefault(filename, []).append(line)
+    return made
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -195,36 +238,3 @@ def _locked(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-class CdxIndexer:
-    """A Scrapy extension: after each crawl, the site's index names every capture (CDX_INDEX_ENABLED)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-        self.archive_dir = Path(crawler.settings.get("ARCHIVE_DIR"))
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CdxIndexer:
-        settings = crawler.settings
-        if not (settings.getbool("CDX_INDEX_ENABLED") and settings.getbool("WARC_ENABLED")):
-            raise NotConfigured("no CDXJ index kept")
-        return cls(crawler)
-
-    async def spider_closed(self, spider: object, reason: str) -> None:
-        # The last captures are named by the committer's final commit.
-        await committer(self.crawler).flush()
-        if self.crawler.stats.get_value(DISK_FULL_STAT):
-            return
-        site = spider.site.name  # type: ignore[attr-defined]
-        fsync = self.crawler.settings.getbool("ARCHIVE_FSYNC")
-        try:
-            added = await maybe_deferred_to_future(deferToThread(update_index, self.archive_dir, site, None, fsync))
-        except OSError as e:
-            logger.error("CDXJ index of site %s not updated (scrapy index %s brings it up to date): %s", site, site, e)
-            return
-        self.crawler.stats.set_value("cdx/files_indexed", added)
-        logger.info("CDXJ index %s: %d capture files added", index_path(self.archive_dir, site), added)
-
-

@@ -31,7 +31,7 @@ EXTENSIONS = {
     # Before the run report: the committer's last counts are in the report.
     "crawler.workers.WorkerPool": 100,
     "crawler.store.committer.Committer": 110,
-    "crawler.cdx.CdxIndexer": 120,
+    "crawler.capture.indexer.CdxIndexer": 120,
     "crawler.runreport.RunReport": 500,
 }
 

@@ -31,6 +31,7 @@ from crawler.capture.records import (
     stage_capture,
     warcinfo_fields,
 )
+from crawler.capture.indexer import indexing
 from crawler.capture.wire import WIRE_META_KEY
 from crawler.store.committer import committer
 from crawler.store.diskfull import is_disk_full, stop_for_disk_full
@@ -61,6 +62,7 @@ class WarcCaptureMiddleware:
         self.archive_dir = archive_dir
         self.workers = worker_pool(crawler)
         self.committer = committer(crawler)
+        self.index = indexing(crawler)
         self.crawl_start = datetime.now(UTC)
         self.warcinfo_id = new_record_id()
         self._warcinfo_written = False
@@ -132,6 +134,7 @@ class WarcCaptureMiddleware:
                 warcinfo_id=self.warcinfo_id,
                 warcinfo=warcinfo,
                 fsync=self.committer.stage_fsync,
+                index=self.index,
             )
         )
         return self.committer.add_capture(ref, staged)

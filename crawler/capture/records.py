@@ -22,6 +22,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from crawler import __version__
+from crawler.cdx import capture_index_lines
 from crawler.store.atomic import (
     Staged,
     hashed_path,
@@ -62,6 +63,8 @@ class CaptureRef:
     path: str  # relative to ARCHIVE_DIR
     record_id: str  # the response record's WARC-Record-ID
     date: str  # its WARC-Date
+    # Its CDXJ index lines, when the process that wrote it also indexed it (crawler.cdx).
+    index_lines: tuple[str, ...] = ()
 
 
 def capture_key(uri: str, status: int, payload: bytes) -> str:
@@ -222,11 +225,15 @@ def stage_capture(
     warcinfo_id: str | None,
     warcinfo: dict[str, str] | None = None,
     fsync: bool = True,
+    index: bool = False,
 ) -> tuple[CaptureRef, Staged | None]:
     """Write an exchange's capture under a temporary name; (its ref, the staged file).
 
     The staged file is None when the capture already exists: the ref is then
-    the existing file's. Runs in a crawl worker process.
+    the existing file's. With ``index``, the ref carries the capture's CDXJ
+    lines, read from the bytes just written (still in the page cache): the
+    index costs the worker processes, not the crawl's end. Runs in a crawl
+    worker process.
     """
     key = capture_key(exchange.uri, exchange.status, exchange.payload)
     path = capture_path(archive_dir / "warc", site, key)
@@ -235,6 +242,7 @@ def stage_capture(
         written = write_capture(path, exchange, warcinfo_id=warcinfo_id, warcinfo=warcinfo, fsync=fsync)
         if written is not None:
             record_id, staged = written
-            return CaptureRef(rel, record_id, warc_date(exchange.date)), staged
+            lines = tuple(capture_index_lines(Path(staged.tmp), rel)) if index else ()
+            return CaptureRef(rel, record_id, warc_date(exchange.date), lines), staged
     return read_capture_ref(path, archive_dir), None
 

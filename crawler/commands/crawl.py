@@ -17,6 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 from scrapy.settings import BaseSettings
 
+from crawler.cdx import stale_index_files
 from crawler.scaleout import REDIS_LOST_REASON, is_shared
 from crawler.sites import SiteFileError, load_site
 from crawler.store.atomic import sweep_temporary
@@ -65,6 +66,8 @@ class Command(ScrapyCrawlCommand):
                     # With the lock held alone, no other writer of this site's folders is alive
                     # here: temporary files there are what a killed run left.
                     sweep_temporary(*(archive / kind / site.name for kind in ("text", "warc", "runs")))
+                    for stray in stale_index_files(archive, site.name):
+                        stray.unlink(missing_ok=True)
                     if shared:
                         lock.share()
                 try:

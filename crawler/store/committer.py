@@ -80,6 +80,7 @@ class Committer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._manifest: Manifest | None = None
         self._loop: task.LoopingCall | None = None
+        self._published_listeners: list[Callable[[list[CaptureRef]], None]] = []
         crawler.signals.connect(self._opened, signal=signals.spider_opened)
         crawler.signals.connect(self.close, signal=signals.spider_closed)
 
@@ -131,6 +132,10 @@ class Committer:
     def add_visit(self, visit: Visit) -> None:
         self._batch.visits.append(visit)
         self._soon()
+
+    def on_published(self, listener: Callable[[list[CaptureRef]], None]) -> None:
+        """Call listener(captures), in the commit thread, with the captures each commit gave a name."""
+        self._published_listeners.append(listener)
 
     def when_committed(self, callback: Callable[[bool], None]) -> None:
         """Call back once everything handed over so far is on disk (True), or could not be written (False).
@@ -219,6 +224,10 @@ class Committer:
         published = dict(
             zip((s.path for s in batch.files), publish_staged(batch.files, sync=self.fsync and self.interval > 0), strict=True)
         )
+        if self._published_listeners:
+            new = [ref for path, ref in batch.captures.items() if published.get(path)]
+            for listener in self._published_listeners:
+                listener(new)
         texts = {d.text.path for d in batch.documents if d.text is not None}
         counts["text/files_written"] += sum(published[p] for p in texts)
         if batch.documents:
