@@ -33,3 +33,7 @@ echo
 echo "== rebuild from WARC alone into $out-rebuilt"
 diff -r "$out/text" "$out-rebuilt/text" && echo "text/ trees are byte-identical"
 cmp <(sort "$out/manifest.jsonl") <(sort "$out-rebuilt/manifest.jsonl") && echo "manifests hold the same lines"
+
+echo
+echo "== report"
+.venv/bin/scrapy report -s ARCHIVE_DIR="$out" -s LOG_LEVEL=WARNING
