@@ -151,13 +151,14 @@ def capture_index_lines(path: Path, filename: str) -> list[str]:
 
 def new_lines_path(archive_dir: Path, site: str) -> Path:
     """Where a crawl process keeps the index lines of the captures it published, until its end."""
-    return archive_dir / "index" / f".tmp-new-{site}-{os.getpid()}.cdxj"
+    # Not ending in .cdxj: pywb reads every .cdxj file of index/, hidden ones too.
+    return archive_dir / "index" / f".tmp-new-{site}-{os.getpid()}.lines"
 
 
 def stale_index_files(archive_dir: Path, site: str) -> list[Path]:
     """What a killed crawl or index update of the site left in index/; only safe to remove under the crawl lock."""
     folder = archive_dir / "index"
-    return [*folder.glob(f".tmp-new-{site}-*.cdxj"), *folder.glob(f".tmp-run-*-{site}.cdxj")]
+    return [*folder.glob(f".tmp-new-{site}-*.lines"), *folder.glob(f".tmp-run-*-{site}.lines")]
 
 
 def update_index(
@@ -188,7 +189,7 @@ def update_index(
         try:
             for i in range(0, len(todo), _CHUNK):
                 chunk = todo[i : i + _CHUNK]
-                run = path.with_name(f".tmp-run-{os.getpid()}-{len(runs)}-{path.name}")
+                run = path.with_name(f".tmp-run-{os.getpid()}-{len(runs)}-{site}.lines")
                 lines = [line for p in chunk for line in made.get(p.relative_to(archive_dir).as_posix(), ())]
                 unknown = [p for p in chunk if p.relative_to(archive_dir).as_posix() not in made]
                 lines = sorted(lines + index_lines(archive_dir, unknown)) if unknown else sorted(lines)

@@ -65,6 +65,8 @@ class CdxIndexer:
         # The last captures are named by the committer's final commit.
         await committer(self.crawler).flush()
         if self.crawler.stats.get_value(DISK_FULL_STAT):
+            # No room to merge; the lines are a shortcut only: the next update reads those captures again.
+            self.new_lines.unlink(missing_ok=True)
             return
         site = spider.site.name  # type: ignore[attr-defined]
         fsync = self.crawler.settings.getbool("ARCHIVE_FSYNC")

@@ -70,8 +70,10 @@ class Manifest:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self._thread_lock = threading.Lock()
-        self._index = _PairIndex(path.parent / "state" / "manifest-index.sqlite", os.fstat(self._fd).st_ino)
         with self._locked():
+            # Under the manifest's lock: switching a new database to WAL fails ("database is
+            # locked"), without waiting, when another process is doing the same.
+            self._index = _PairIndex(path.parent / "state" / "manifest-index.sqlite", os.fstat(self._fd).st_ino)
             self._catch_up()
 
     def __contains__(self, pair: tuple[str, str]) -> bool:
