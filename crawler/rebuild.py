@@ -477,8 +477,8 @@ class _Publisher:
             self._folders.add(folder)
         self._names += 1
         tmp = os.path.join(self._staging, str(self._names))
-        # 0o600, as the crawl's texts (tempfile.mkstemp) are.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        # The umask applies, as to the crawl's texts (atomic.FILE_MODE).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         staged = Staged(tmp, path)
         try:
             with os.fdopen(fd, "wb") as f:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
+import stat
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -197,3 +199,11 @@ def test_a_decomposed_hamza_is_stored_composed(tmp_path: Path) -> None:
     composed, decomposed = "سأل\n", "سا\u0654ل\n"
     assert composed != decomposed and unicodedata.normalize("NFC", decomposed) == composed
     assert store_text(tmp_path, "site", decomposed).sha256 == hashlib.sha256(composed.encode("utf-8")).hexdigest()
+
+
+def test_published_files_get_the_users_usual_mode_not_mkstemps_private_one(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    path = tmp_path / "ab" / "one.txt"
+    assert publish(path, lambda f: f.write(b"one"), fsync=False)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -18,6 +18,21 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+# The mode of every file written aside and then published: what open() would give a new file.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def publish(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True) -> bool:
     """Create ``path`` from what ``write`` writes; False if it already existed.
 
@@ -75,6 +90,9 @@ def _write_aside(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, 
     except OSError as e:
         _raise_naming(e, path)
     try:
+        # mkstemp makes it 0600; an archive file gets the mode any new file of the user would
+        # (0644 under the usual umask), so a web server or a colleague can read captures and reports.
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
