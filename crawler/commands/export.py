@@ -6,20 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.utils.log import configure_logging
 
 from crawler.corpus import Corpus, CorpusError
 from crawler.export import FORMATS, export
+from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.sites import SiteFileError, load_site
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "INFO"}
+class Command(OfflineCommand):
 
     def syntax(self) -> str:
         return "-o FILE.jsonl|FILE.parquet [options]"
@@ -41,7 +37,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        configure_logging(self.settings)
+        archive_dir = self.archive()
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         output = Path(opts.output)
@@ -51,7 +47,7 @@ class Command(ScrapyCommand):
             raise UsageError(f"{output} exists: add --overwrite to replace it", print_help=False)
         try:
             site = load_site(opts.site).name if opts.site else None
-            corpus = Corpus(self.settings.get("ARCHIVE_DIR"))
+            corpus = Corpus(archive_dir)
             end = corpus.position()
             documents = corpus.documents(
                 site=site,
@@ -72,7 +68,7 @@ class Command(ScrapyCommand):
                 yield first
                 yield from documents
 
-        with progress("export", "documents", every=self.settings.getfloat("LOGSTATS_INTERVAL")) as update:
+        with progress("export", "documents", every=self.every()) as update:
             count = export(all_documents(), output, update, fsync=self.settings.getbool("ARCHIVE_FSYNC"))
         print(f"{output}: {count} documents")
         # A later export of only what is new: --after this.

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.utils.log import configure_logging
 
 from crawler.cdx import index_path, update_index
+from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.sites import SiteFileError, load_site
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "INFO"}
+class Command(OfflineCommand):
 
     def syntax(self) -> str:
         return "[options]"
@@ -31,10 +26,9 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        configure_logging(self.settings)
+        archive_dir = self.archive()
         if args:
             raise UsageError("no arguments: the archive is -s ARCHIVE_DIR=DIR, one site is --site NAME")
-        archive_dir = Path(self.settings.get("ARCHIVE_DIR"))
         warc_dir = archive_dir / "warc"
         if opts.site:
             try:
@@ -48,6 +42,6 @@ class Command(ScrapyCommand):
             raise UsageError(f"no captures to index: {warc_dir / (missing[0] if missing else '')} does not exist", print_help=False)
         fsync = self.settings.getbool("ARCHIVE_FSYNC")
         for site in sites:
-            with progress(f"index {site}", "files", every=self.settings.getfloat("LOGSTATS_INTERVAL")) as update:
+            with progress(f"index {site}", "files", every=self.every()) as update:
                 added = update_index(archive_dir, site, update, fsync)
             print(f"{index_path(archive_dir, site)}: {added} capture files added")

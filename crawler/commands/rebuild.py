@@ -7,21 +7,17 @@ import gc
 import sys
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.utils.log import configure_logging, log_scrapy_info
+from scrapy.utils.log import log_scrapy_info
 
 from crawler.cdx import indexed_sites, lookup
+from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.rebuild import SiteFor, find_warc_files, rebuild
 from crawler.sites import SiteFileError, all_bundled_sites, load_site
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    # Nothing is crawled: no reactor, no spiders loaded, and one thread to fork the workers from.
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "INFO"}
+class Command(OfflineCommand):
 
     def syntax(self) -> str:
         return "[options] SOURCE..."
@@ -55,8 +51,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        # What a crawler process would have set up: Scrapy's log format and level.
-        configure_logging(self.settings)
+        archive_dir = self.archive()
         log_scrapy_info(self.settings)
         if not args:
             raise UsageError("name at least one WARC file or folder")
@@ -67,9 +62,8 @@ class Command(ScrapyCommand):
             files = captures_of(opts.url, args) if opts.url else find_warc_files(args)
         except (SiteFileError, FileNotFoundError, LookupError) as e:
             raise UsageError(str(e), print_help=False) from e
-        archive_dir = Path(self.settings.get("ARCHIVE_DIR"))
 
-        with progress("rebuild", "records", every=self.settings.getfloat("LOGSTATS_INTERVAL")) as update:
+        with progress("rebuild", "records", every=self.every()) as update:
             summary = rebuild(
                 files,
                 archive_dir,

@@ -6,20 +6,16 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.utils.log import configure_logging
 
+from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.report import archive_sites, gather, render_index, render_site
 from crawler.sites import SiteFileError, load_site
 from crawler.store.atomic import publish_bytes, replace
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "INFO"}
+class Command(OfflineCommand):
 
     def syntax(self) -> str:
         return "[options]"
@@ -35,10 +31,9 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        configure_logging(self.settings)
+        archive_dir = self.archive()
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)} (the archive is -s ARCHIVE_DIR=DIR)", print_help=False)
-        archive_dir = Path(self.settings.get("ARCHIVE_DIR"))
         if not (archive_dir / "manifest.jsonl").is_file():
             raise UsageError(
                 f"{archive_dir} is not an archive: it has no manifest.jsonl (point -s ARCHIVE_DIR=DIR at one)", print_help=False
@@ -56,7 +51,7 @@ class Command(ScrapyCommand):
         if existing and not opts.overwrite:
             raise UsageError(f"{existing[0]} exists: add --overwrite to replace it", print_help=False)
 
-        with progress("report", "documents", every=self.settings.getfloat("LOGSTATS_INTERVAL")) as update:
+        with progress("report", "documents", every=self.every()) as update:
             figures = gather(archive_dir, sites, update)
         generated = datetime.now(UTC)
         fsync = self.settings.getbool("ARCHIVE_FSYNC")

@@ -7,10 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from scrapy.utils.log import configure_logging
 
+from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.wacz import (
     WaczError,
@@ -25,11 +24,7 @@ from crawler.wacz import (
 logger = logging.getLogger(__name__)
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    # Nothing is crawled: no reactor, no spiders loaded.
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "INFO"}
+class Command(OfflineCommand):
 
     def syntax(self) -> str:
         return "-o FILE [--site NAME_OR_PATH] [--run START] [--overwrite]"
@@ -54,12 +49,11 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        configure_logging(self.settings)
+        archive_dir = self.archive()
         if args:
             raise UsageError(f"unexpected argument {args[0]!r}: the package is named with -o FILE")
         if not opts.output:
             raise UsageError("name the package to write: -o FILE.wacz")
-        archive_dir = Path(self.settings.get("ARCHIVE_DIR"))
         output = Path(opts.output)
         run = opts.run.removesuffix(".json") if opts.run else None
         try:
