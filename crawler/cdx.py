@@ -70,6 +70,14 @@ def index_path(archive_dir: Path, site: str) -> Path:
     return archive_dir / "index" / f"{site}.cdxj"
 
 
+def captured_sites(archive_dir: Path) -> list[str]:
+    """The sites the archive holds captures of: the folders of warc/."""
+    warc_dir = archive_dir / "warc"
+    if not warc_dir.is_dir():
+        return []
+    return sorted(p.name for p in warc_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def indexed_sites(archive_dir: Path) -> list[str]:
     return sorted(p.stem for p in (archive_dir / "index").glob("*.cdxj"))
 

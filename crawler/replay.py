@@ -48,14 +48,9 @@ def write_config(archive_dir: Path, folder: Path, collection: str = COLLECTION) 
 
 def update_indexes(archive_dir: Path) -> list[str]:
     """Every site with captures gets its index up to date (a no-op after a crawl, which keeps it); the sites."""
-    from crawler.cdx import update_index
+    from crawler.cdx import captured_sites, update_index
 
-    warc_dir = archive_dir / "warc"
-    sites = (
-        sorted(p.name for p in warc_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if warc_dir.is_dir()
-        else []
-    )
+    sites = captured_sites(archive_dir)
     for site in sites:
         try:
             update_index(archive_dir, site)

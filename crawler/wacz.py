@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crawler.cdx import captured_sites
 from crawler.sites import SiteFileError, load_site
 
 logger = logging.getLogger(__name__)
@@ -65,18 +66,9 @@ def check_output(output: Path, overwrite: bool) -> None:
         raise WaczError(f"{output} exists: give --overwrite to replace it")
 
 
-def archive_sites(archive_dir: Path) -> list[str]:
-    warc_dir = archive_dir / "warc"
-    return (
-        sorted(p.name for p in warc_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if warc_dir.is_dir()
-        else []
-    )
-
-
 def choose_site(archive_dir: Path, name_or_path: str | None) -> str:
     """The site to pack: the one named (a name, or a site file's), else the archive's only one."""
-    sites = archive_sites(archive_dir)
+    sites = captured_sites(archive_dir)
     if name_or_path is None:
         if not sites:
             raise WaczError(f"{archive_dir}: no captures (no folder {archive_dir / 'warc'} with a site in it)")

@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.settings import Settings
 
+from crawler.scaleout.link import Keys
+from crawler.scaleout.queue import queue_status
+from crawler.settings import REDIS_KEY_PREFIX
 from crawler.store.manifest import read_manifest
 from tests.conftest import FAST, REPO, FixtureServer, crawl, run_scrapy
 from tests.jetsite import article_path, write_article, write_index, write_paged_index
@@ -112,6 +116,13 @@ def workers(n: int, site: Path, archive: Path, redis: RedisServer, folder: Path,
     return [Worker(site, archive, redis.url, folder / f"worker-{i}.log", **settings) for i in range(n)]
 
 
+def holding_leases(crew: list[Worker], redis: RedisServer) -> Worker | None:
+    """A worker that holds leased requests right now, as `scrapy queue` would show it (worker names carry the pid)."""
+    status = queue_status(redis.client(), Keys.for_site(Settings({"REDIS_KEY_PREFIX": REDIS_KEY_PREFIX}), "jet"))
+    pids = {int(name.split(":")[1]) for name, (_, held) in status.workers.items() if held}
+    return next((w for w in crew if w.proc.pid in pids), None)
+
+
 def finish(crew: list[Worker]) -> None:
     for worker in crew:
         code = worker.wait()
@@ -161,10 +172,13 @@ def test_a_worker_killed_mid_crawl_loses_no_request(big: dict[str, Any], redis_s
     # Slow enough (one request per 20 ms across the crawl) to kill a worker with requests in hand.
     crew = workers(3, big["site"], archive, redis_server, tmp_path, DOWNLOAD_DELAY="0.02")
     deadline = time.monotonic() + 120
-    while len(article_requests(big["server"])) < ARTICLES // 4 and time.monotonic() < deadline:
+    victim = None
+    while victim is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    victim, survivors = crew[0], crew[1:]
-    assert victim.proc.poll() is None, "the crawl ended before the kill"
+        if len(article_requests(big["server"])) >= ARTICLES // 4:
+            victim = holding_leases(crew, redis_server)
+    assert victim is not None and victim.proc.poll() is None, "no worker held requests mid-crawl"
+    survivors = [w for w in crew if w is not victim]
     victim.kill()
     finish(survivors)
 

@@ -6,7 +6,7 @@ import argparse
 
 from scrapy.exceptions import UsageError
 
-from crawler.cdx import index_path, update_index
+from crawler.cdx import captured_sites, index_path, update_index
 from crawler.offline import OfflineCommand
 from crawler.progress import progress
 from crawler.sites import SiteFileError, load_site
@@ -36,7 +36,7 @@ class Command(OfflineCommand):
             except SiteFileError as e:
                 raise UsageError(str(e), print_help=False) from e
         else:
-            sites = sorted(p.name for p in warc_dir.iterdir() if p.is_dir()) if warc_dir.is_dir() else []
+            sites = captured_sites(archive_dir)
         missing = [s for s in sites if not (warc_dir / s).is_dir()]
         if not sites or missing:
             raise UsageError(f"no captures to index: {warc_dir / (missing[0] if missing else '')} does not exist", print_help=False)
