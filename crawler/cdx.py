@@ -139,7 +139,7 @@ def _first_line_at_or_after(f: io.BufferedReader, prefix: bytes) -> int:
             return pos
 
 
-def index_lines(archive_dir: Path, files: Iterable[Path]) -> list[str]:
+def index_lines(archive_dir: Path, files: Iterable[str | Path]) -> list[str]:
     """The index lines of these capture files, sorted."""
     from cdxj_indexer.main import CDXJIndexer
 
@@ -186,20 +186,18 @@ def update_index(
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_suffix(".lock")):
         indexed = {entry.filename for entry in read_index(archive_dir, site)}
-        todo = sorted(
-            p for p in warc_dir.rglob("*.warc.gz") if not p.name.startswith(".") and p.relative_to(archive_dir).as_posix() not in indexed
-        )
+        todo = [name for name in _capture_names(archive_dir, warc_dir) if name not in indexed]
         if not todo:
             return 0
-        made = _known_lines(known, {p.relative_to(archive_dir).as_posix() for p in todo})
+        made = _known_lines(known, set(todo))
         # New lines go to sorted runs on disk, then one merge with the index: memory stays bounded.
         runs: list[Path] = []
         try:
             for i in range(0, len(todo), _CHUNK):
                 chunk = todo[i : i + _CHUNK]
                 run = path.with_name(f".tmp-run-{os.getpid()}-{len(runs)}-{site}.lines")
-                lines = [line for p in chunk for line in made.get(p.relative_to(archive_dir).as_posix(), ())]
-                unknown = [p for p in chunk if p.relative_to(archive_dir).as_posix() not in made]
+                lines = [line for name in chunk for line in made.get(name, ())]
+                unknown = [os.path.join(archive_dir, name) for name in chunk if name not in made]
                 lines = sorted(lines + index_lines(archive_dir, unknown)) if unknown else sorted(lines)
                 run.write_text("".join(lines), encoding="utf-8")
                 runs.append(run)
@@ -221,6 +219,20 @@ def update_index(
             for run in runs:
                 run.unlink(missing_ok=True)
     return len(todo)
+
+
+def _capture_names(archive_dir: Path, warc_dir: Path) -> list[str]:
+    """Every capture file under warc_dir, named from ARCHIVE_DIR, sorted.
+
+    Plain strings from os.walk: pathlib interns every part of a path, and the
+    interpreter's table of interned strings would grow with the unique names.
+    """
+    root = str(archive_dir)
+    names = []
+    for folder, _, files in os.walk(warc_dir):
+        rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        names += [f"{rel}/{name}" for name in files if name.endswith(".warc.gz") and not name.startswith(".")]
+    return sorted(names)
 
 
 def _known_lines(known: Path | None, wanted: set[str]) -> dict[str, list[str]]:

@@ -149,6 +149,7 @@ class Corpus:
         fetched = Span.parse("fetched", fetched_from, fetched_until)
         start = self._start(after)
         self.missing: list[MissingText] = []
+        root = str(self.archive_dir)
         with self.manifest.open("rb") as f:
             line_no = self._lines_before(start) if start else 0
             f.seek(start)
@@ -161,11 +162,14 @@ class Corpus:
                     continue
                 if meta.get("published") not in published or meta.get("fetched_at") not in fetched:
                     continue
-                path = self.archive_dir / meta["path"]
+                # A plain string: pathlib interns every part of a path, and the interpreter's table of
+                # interned strings would grow with the unique file names (to a few hundred KB).
+                path = os.path.join(root, meta["path"])
                 try:
-                    text = path.read_text(encoding="utf-8")
+                    with open(path, encoding="utf-8") as text_file:
+                        text = text_file.read()
                 except FileNotFoundError:
-                    missing = MissingText(line_no, path)
+                    missing = MissingText(line_no, Path(path))
                     if not skip_missing:
                         raise missing from None
                     logger.error("%s", missing)

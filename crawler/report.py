@@ -140,7 +140,9 @@ def _count(fig: SiteFigures, archive_dir: Path, number: int, entry: dict[str, An
         fig.by_fetched[fetched] += 1
     path = str(entry.get("path") or "")
     try:
-        size = (archive_dir / path).stat().st_size if path else -1
+        # A plain string: pathlib interns every part of a path, and the interpreter's table of
+        # interned strings would grow with the unique file names (to a few hundred KB).
+        size = os.stat(os.path.join(archive_dir, path)).st_size if path else -1
     except OSError:
         size = -1
     if size < 0:

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.cdx import index_path, lookup, read_index, update_index
 from crawler.corpus import Corpus, CorpusError, MissingText
 from crawler.store.manifest import REQUIRED_KEYS, read_manifest
-from tests.conftest import FixtureServer, crawl, run_scrapy, write_site
+from tests.conftest import REPO, FixtureServer, crawl, run_scrapy, write_site
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +121,20 @@ def test_reader_streams_one_document_at_a_time(tmp_path: Path) -> None:
                 (archive / "text" / f"{n}.txt").write_text(f"نص رقم {n}\n" * 20, encoding="utf-8")
                 entry = dict.fromkeys(REQUIRED_KEYS, "x") | {"url": f"http://e.test/{n}", "path": f"text/{n}.txt"}
                 f.write(json.dumps(entry) + "\n")
-        corpus = Corpus(archive)
-        for _ in corpus.documents():  # a first pass: imports and caches are not what is measured
-            pass
-        tracemalloc.start()
-        for _ in corpus.documents():
-            pass
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        return top
+        # In a fresh interpreter: nothing else of the test run allocates while it is measured.
+        script = (
+            "import sys, tracemalloc\n"
+            "from crawler.corpus import Corpus\n"
+            "corpus = Corpus(sys.argv[1])\n"
+            "for _ in corpus.documents(): pass\n"  # a first pass: imports and caches are not what is measured
+            "tracemalloc.start()\n"
+            "for _ in corpus.documents(): pass\n"
+            "print(tracemalloc.get_traced_memory()[1])\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", script, str(archive)], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return int(result.stdout)
 
     # Holding the documents would cost about ten times more for ten times as many (about 3 MB here).
     small, large = peak(1000), peak(10000)
