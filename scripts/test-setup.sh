@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything the tests need on a fresh Debian machine, then the tests.
+# Everything the tests need on a fresh Debian machine (the tests: .venv/bin/pytest -q).
 #   - Debian's redis-server (the scale-out tests start one) and Chromium with a
 #     font that has Arabic (the report page is rendered in it);
 #   - the project's venv with its test extras;
@@ -15,4 +15,3 @@ if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; the
 fi
 python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
 python3 -m venv .venv-pywb && .venv-pywb/bin/pip install -q pywb==2.10.0
-.venv/bin/pytest -q "$@"
