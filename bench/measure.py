@@ -15,36 +15,50 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
-    """Summed RSS in bytes of a process and all its descendants, from /proc.
+# The sampler shares the machine with what it measures: it reads the few /proc files of the
+# measured processes often, and walks all of /proc for new descendants only once a second.
+_SAMPLE_S = 0.1
+_RESCAN_S = 1.0
 
-    With ``cpu``, also records there each descendant's CPU seconds so far
-    (user + system): processes a crawl does not wait for (worker processes
-    forked by a forkserver) are counted too.
-    """
+
+def descendants(root: int) -> list[int]:
+    """A process and all its descendants, from one walk of /proc (forkserver workers included)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            statm = Path(f"/proc/{entry}/statm").read_text()
         except OSError:
             continue
         # The command name may hold spaces and parentheses: fields start after the last ")".
-        fields = stat[stat.rindex(")") + 2 :].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(statm.split()[1]) * _PAGE
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    total, stack = 0, [root]
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
-        if cpu is not None and pid != root and pid in ticks:
-            cpu[pid] = ticks[pid] / _TICK
+        found.append(pid)
         stack.extend(children.get(pid, []))
+    return found
+
+
+def tree_rss(pids: list[int], root: int, cpu: dict[int, float]) -> int:
+    """Summed RSS in bytes of these processes; records in ``cpu`` each descendant's CPU seconds so far.
+
+    Processes a crawl does not wait for (worker processes forked by a
+    forkserver) are counted too: wait4 would not report their CPU.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            statm = Path(f"/proc/{pid}/statm").read_text()
+        except OSError:
+            continue  # ended since the last walk
+        total += int(statm.split()[1]) * _PAGE
+        if pid != root:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / _TICK
     return total
 
 
@@ -70,9 +84,13 @@ def run_measured(command: list[str], *, cwd: Path, log: Path, env: dict[str, str
 
         def sample() -> None:
             nonlocal peak
+            pids: list[int] = []
+            walked = 0.0
             while not done.is_set():
-                peak = max(peak, tree_rss(proc.pid, cpu))
-                time.sleep(0.05)
+                if time.monotonic() - walked >= _RESCAN_S:
+                    pids, walked = descendants(proc.pid), time.monotonic()
+                peak = max(peak, tree_rss(pids, proc.pid, cpu))
+                time.sleep(_SAMPLE_S)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()

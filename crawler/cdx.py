@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 from crawler.store.atomic import replace
@@ -148,13 +149,36 @@ def index_lines(archive_dir: Path, files: Iterable[str | Path]) -> list[str]:
     return sorted(out.getvalue().splitlines(keepends=True))
 
 
-def capture_index_lines(path: Path, filename: str) -> list[str]:
-    """The index lines of one capture file, named ``filename`` (relative to ARCHIVE_DIR) whatever its path now."""
+def written_index_lines(records: Iterable[tuple[Any, tuple[int, int]]], filename: str) -> list[str]:
+    """The index lines of warcio records just written to ``filename``, each with its (offset, length) there.
+
+    cdxj-indexer's own choice of records and fields, from the records in
+    memory: the same lines as reading the file back (``index_lines``, and a
+    test holds them equal) without inflating and parsing what was just written.
+    """
     from cdxj_indexer.main import CDXJIndexer
 
     out = io.StringIO()
-    CDXJIndexer(out, [str(path)], filename=filename).process_all()
+    indexer = CDXJIndexer(out, [], filename=filename)
+    indexer.curr_filename = filename
+    for record, (offset, length) in records:
+        if indexer.filter_record(record):
+            indexer.process_index_entry(_Span(offset, length), record, filename, out)
     return out.getvalue().splitlines(keepends=True)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Where a record sits in its file, asked by cdxj-indexer of the archive iterator it reads with."""
+
+    offset: int
+    length: int
+
+    def get_record_offset(self) -> int:
+        return self.offset
+
+    def get_record_length(self) -> int:
+        return self.length
 
 
 def new_lines_path(archive_dir: Path, site: str) -> Path:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
 
 T = TypeVar("T")
 _SWITCH_INTERVAL = 0.0005
@@ -28,8 +29,9 @@ _SWITCH_INTERVAL = 0.0005
 class WorkerPool:
     """A Scrapy extension holding the process pool shared by the capture middleware and the article pipeline."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, stats: StatsCollector | None = None) -> None:
         self.workers = workers
+        self.stats = stats
         self._pool: ProcessPoolExecutor | None = None
         # Bulk work (extraction) waits here rather than in the pool's queue, which stays
         # short: a capture, which a download waits for, is never far from the front.
@@ -37,7 +39,7 @@ class WorkerPool:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WorkerPool:
-        pool = cls(crawler.settings.getint("TEXT_WORKERS") or os.cpu_count() or 1)
+        pool = cls(crawler.settings.getint("TEXT_WORKERS") or os.cpu_count() or 1, crawler.stats)
         crawler.signals.connect(pool.close, signal=signals.engine_stopped)
         return pool
 
@@ -51,6 +53,9 @@ class WorkerPool:
             return await self._submit(fn, *args)
 
     async def _submit(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.stats is not None:
+            # Each job is a copy of its arguments (a response body) sent to a worker: worth counting.
+            self.stats.inc_value("workers/jobs")
         if self._pool is None:
             # The pool's threads (feeding jobs, collecting results) share the interpreter
             # lock with the reactor; every time the reactor lets go of it (a socket

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from crawler.article import ArticleRead, read_article
 from crawler.capture.middleware import CAPTURE_META_KEY
+from crawler.capture.reading import taken_read
 from crawler.capture.records import warc_date
 from crawler.items import ArticleItem
 from crawler.sites import Site, load_site
@@ -150,7 +152,9 @@ class NewsSpider(Spider):
         found = None
         if self.site.is_article(response.url):
             self.crawler.stats.inc_value("news/article_response")
-            read = await self._read(response) if self.read_articles and response.status == 200 else None
+            read = None
+            if self.read_articles and response.status == 200:
+                read = taken_read(response) or await self._read(response)
             if read is not None:
                 found = (read.links, read.next_links)
             yield ArticleItem(url=response.url, site=self.site.name, response=response, read=read)
@@ -172,17 +176,26 @@ class NewsSpider(Spider):
             for request in self._follow(canon, self.parse, depth=depth):
                 yield request
 
+    def reader_for(self, request: Request, response: Response) -> Callable[[bytes], ArticleRead] | None:
+        """An article page is read in the worker job that captures it (crawler.capture.reading), from one copy of its body."""
+        if request.callback != self.parse or not self.read_articles or response.status != 200:
+            return None
+        return self._article_reader(response) if self.site.is_article(response.url) else None
+
     async def _read(self, response: Response) -> ArticleRead:
-        """The article's document, text and links, read in a worker process from one parse of the page."""
-        return await worker_pool(self.crawler).run_bulk(
+        """An article not read with its capture (no WARC capture, a body Scrapy had to decode in part)."""
+        return await worker_pool(self.crawler).run_bulk(self._article_reader(response), response.body)
+
+    def _article_reader(self, response: Response) -> Callable[[bytes], ArticleRead]:
+        """The article's document, text and links from its body, read in a worker process from one parse of the page."""
+        return partial(
             read_article,
             response.url,
             response.headers.get(b"Content-Type", b"").decode("latin-1"),
-            response.body,
-            self.site.rules,
-            self.settings.get("ARCHIVE_DIR"),
-            self.site.name,
-            committer(self.crawler).stage_fsync,
+            rules=self.site.rules,
+            archive_dir=self.settings.get("ARCHIVE_DIR"),
+            site=self.site.name,
+            fsync=committer(self.crawler).stage_fsync,
         )
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:

@@ -14,7 +14,10 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.capture.records import capture_key
-from tests.conftest import SITE_ROOT, FixtureServer, crawl, run_scrapy, write_site
+from crawler.extract.document import extract_document
+from crawler.sites import load_site
+from crawler.store.manifest import read_manifest
+from tests.conftest import SITE_ROOT, FixtureServer, crawl, run_scrapy, stat, write_site
 
 BIN = Path(sys.executable).parent
 ROUTES = tomllib.loads((SITE_ROOT / "routes.toml").read_text(encoding="utf-8"))
@@ -26,21 +29,17 @@ def routes_with(flag: str) -> list[str]:
 
 def read_captures(archive: Path) -> list[dict[str, Any]]:
     """Every capture file, its records in order."""
-    captures = []
-    for path in sorted((archive / "warc").rglob("*.warc.gz")):
-        with path.open("rb") as f:
-            records = []
-            for record in ArchiveIterator(f, check_digests=True):
-                records.append(
-                    {
-                        "type": record.rec_type,
-                        "headers": record.rec_headers,
-                        "http": record.http_headers,
-                        "payload": record.raw_stream.read(),
-                    }
-                )
-        captures.append({"path": path, "records": records})
-    return captures
+    return [c for path in sorted((archive / "warc").rglob("*.warc.gz")) for c in read_captures_of(path)]
+
+
+def read_captures_of(path: Path) -> list[dict[str, Any]]:
+    """One capture file, its records in order."""
+    with path.open("rb") as f:
+        records = [
+            {"type": r.rec_type, "headers": r.rec_headers, "http": r.http_headers, "payload": r.raw_stream.read()}
+            for r in ArchiveIterator(f, check_digests=True)
+        ]
+    return [{"path": path, "records": records}]
 
 
 def responses(captures: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -54,8 +53,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory, demo_server: FixtureServer
     demo_server.clear_log()
     site = write_site(tmp, demo_server.url)
     archive = tmp / "archive"
-    crawl(site, archive)
+    result = crawl(site, archive)
     return {
+        "result": result,
         "archive": archive,
         "site": site,
         "log": demo_server.requests(),
@@ -279,3 +279,24 @@ def test_the_same_url_status_and_payload_twice_is_one_file(tmp_path: Path, serve
     assert server.requested_paths().count("/robots.txt") == 2
     robots = [r for r in responses(read_captures(archive)) if r["headers"].get_header("WARC-Target-URI").endswith("/robots.txt")]
     assert len(robots) == 1
+
+
+def test_an_article_crosses_to_the_workers_once_and_its_text_is_the_one_its_capture_gives(crawled: dict[str, Any]) -> None:
+    """The job that captures an article also reads it, decoding a gzipped body as Scrapy would (crawler.capture.reading)."""
+    result = crawled["result"]
+    captured = stat(result, "warc/captures_written") + stat(result, "warc/captures_existing")
+    assert stat(result, "news/article_response") > 10
+    # One job per capture: none more for reading the articles.
+    assert stat(result, "workers/jobs") == captured
+    archive = crawled["archive"]
+    rules = load_site(str(crawled["site"])).rules
+    encodings = set()
+    for entry in read_manifest(archive / "manifest.jsonl"):
+        [response] = responses(read_captures_of(archive / entry["warc"]))
+        encoding = response["http"].get_header("Content-Encoding")
+        content_type = response["http"].get_header("Content-Type") or ""
+        body = gzip.decompress(response["payload"]) if encoding == "gzip" else response["payload"]
+        document = extract_document(entry["url"], content_type, body, rules)
+        assert (archive / entry["path"]).read_text(encoding="utf-8") == document.text, entry["url"]
+        encodings.add(encoding)
+    assert encodings == {None, "gzip"}

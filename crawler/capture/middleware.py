@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
@@ -20,6 +21,7 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.utils.httpobj import urlparse_cached
@@ -32,7 +34,9 @@ from crawler.capture.records import (
     warcinfo_fields,
 )
 from crawler.capture.indexer import indexing
+from crawler.capture.reading import READ_META_KEY, BodyReader
 from crawler.capture.wire import WIRE_META_KEY
+from crawler.store.atomic import Staged
 from crawler.store.committer import committer
 from crawler.store.diskfull import is_disk_full, stop_for_disk_full
 from crawler.workers import worker_pool
@@ -67,6 +71,7 @@ class WarcCaptureMiddleware:
         self.warcinfo_id = new_record_id()
         self._warcinfo_written = False
         self._warcinfo_lock = asyncio.Lock()
+        self._decompresses: bool | None = None
         crawler.signals.connect(self._log_summary, signal=signals.spider_closed)
 
     @classmethod
@@ -81,6 +86,7 @@ class WarcCaptureMiddleware:
         # capture must not be mistaken for this one's.
         request.meta.pop(CAPTURE_META_KEY, None)
         request.meta.pop(WIRE_META_KEY, None)
+        request.meta.pop(READ_META_KEY, None)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         stats = self.crawler.stats
@@ -95,7 +101,7 @@ class WarcCaptureMiddleware:
             return response
         exchange = exchange_from_scrapy(request, response)
         try:
-            ref, written = await self._store(exchange)
+            ref, written, read = await self._store(exchange, self._reader(request, response))
         except OSError as e:
             # A page that could not be archived is not passed on as if it
             # were: the next run fetches it again.
@@ -106,38 +112,55 @@ class WarcCaptureMiddleware:
             logger.error("Could not write the WARC capture of %s: %s", response.url, e)
             raise IgnoreRequest(f"WARC capture failed: {e}") from e
         request.meta[CAPTURE_META_KEY] = ref
+        if read is not None:
+            # A response dropped before the spider (a meta refresh) leaves what was read, a
+            # text under a temporary name at most, to the next crawl's sweep of .tmp-* files.
+            request.meta[READ_META_KEY] = read
         stats.inc_value("warc/captures_written" if written else "warc/captures_existing")
         if written:
             stats.inc_value("warc/payload_bytes", len(exchange.payload))
         return response
 
-    async def _store(self, exchange: Exchange) -> tuple[CaptureRef, bool]:
+    def _reader(self, request: Request, response: Response) -> BodyReader | None:
+        """What the spider asks to have read of this response in its capture's job (crawler.capture.reading)."""
+        reader_for = getattr(self.crawler.spider, "reader_for", None)
+        read = reader_for(request, response) if reader_for is not None and request.method != "HEAD" else None
+        if read is None:
+            return None
+        if self._decompresses is None:
+            middlewares = self.crawler.engine.downloader.middleware.middlewares
+            self._decompresses = any(isinstance(m, HttpCompressionMiddleware) for m in middlewares)
+        encodings = tuple(response.headers.getlist("Content-Encoding")) if self._decompresses else ()
+        max_size = request.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        return BodyReader(read, encodings, max_size)
+
+    async def _store(self, exchange: Exchange, reader: BodyReader | None) -> tuple[CaptureRef, bool, Any]:
         if self._warcinfo_written:
-            return await self._write(exchange, None)
+            return await self._write(exchange, None, reader)
         # The first file this crawl writes carries the warcinfo; the others
         # wait for it, so that no capture points to a warcinfo that is not
         # in the same commit or an earlier one.
         async with self._warcinfo_lock:
             info = None if self._warcinfo_written else self._warcinfo()
-            ref, written = await self._write(exchange, info)
+            ref, written, read = await self._write(exchange, info, reader)
             if written and info is not None:
                 self._warcinfo_written = True
-            return ref, written
+            return ref, written, read
 
-    async def _write(self, exchange: Exchange, warcinfo: dict[str, str] | None) -> tuple[CaptureRef, bool]:
-        ref, staged = await self.workers.run(
-            partial(
-                stage_capture,
-                self.archive_dir,
-                self._site_name(),
-                exchange,
-                warcinfo_id=self.warcinfo_id,
-                warcinfo=warcinfo,
-                fsync=self.committer.stage_fsync,
-                index=self.index,
-            )
+    async def _write(
+        self, exchange: Exchange, warcinfo: dict[str, str] | None, reader: BodyReader | None
+    ) -> tuple[CaptureRef, bool, Any]:
+        capture = partial(
+            stage_capture,
+            self.archive_dir,
+            self._site_name(),
+            warcinfo_id=self.warcinfo_id,
+            warcinfo=warcinfo,
+            fsync=self.committer.stage_fsync,
+            index=self.index,
         )
-        return self.committer.add_capture(ref, staged)
+        ref, staged, read = await self.workers.run(capture_and_read, capture, exchange, reader)
+        return (*self.committer.add_capture(ref, staged), read)
 
     def _site_name(self) -> str:
         spider = self.crawler.spider
@@ -160,6 +183,14 @@ class WarcCaptureMiddleware:
             stats.get_value("warc/captures_written", 0),
             stats.get_value("warc/captures_existing", 0),
         )
+
+
+def capture_and_read(
+    capture: Callable[[Exchange], tuple[CaptureRef, Staged | None]], exchange: Exchange, reader: BodyReader | None
+) -> tuple[CaptureRef, Staged | None, Any]:
+    """In a worker process: the exchange's capture, then, if the spider asked, its reading, from one copy of the body."""
+    ref, staged = capture(exchange)
+    return ref, staged, reader(exchange.payload) if reader is not None else None
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> Exchange:

@@ -46,6 +46,9 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UNICODE_SPACES = "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 _PROTECT = {ord(c): 0xF0000 + i for i, c in enumerate(_UNICODE_SPACES)}
 _RESTORE = {v: k for k, v in _PROTECT.items()}
+# str.translate looks up every character of the text; most nodes have none of these spaces.
+_UNICODE_SPACE_RE = re.compile(f"[{_UNICODE_SPACES}]")
+_DISGUISED_RE = re.compile(f"[{chr(min(_RESTORE))}-{chr(max(_RESTORE))}]")
 # As trafilatura parses: a comment inside a paragraph ("suffered<!-- --> months")
 # would otherwise take the rest of the paragraph with it.
 _PARSER = html.HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True)
@@ -229,10 +232,11 @@ def _selected_body(chosen: list[html.HtmlElement], url: str) -> list[str]:
 def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "balanced", rescue: bool = True) -> list[str]:
     for element in tree.iter():
         # White space alone stays white space: disguised, it would look like text to trafilatura.
-        if element.text and not element.text.isspace():
-            element.text = element.text.translate(_PROTECT)
-        if element.tail and not element.tail.isspace():
-            element.tail = element.tail.translate(_PROTECT)
+        text, tail = element.text, element.tail
+        if text and _UNICODE_SPACE_RE.search(text) and not text.isspace():
+            element.text = text.translate(_PROTECT)
+        if tail and _UNICODE_SPACE_RE.search(tail) and not tail.isspace():
+            element.tail = tail.translate(_PROTECT)
     result = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -250,7 +254,7 @@ def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "bala
     body = getattr(result, "body", None)
     if body is None:
         return []
-    return [p.translate(_RESTORE) for p in _block_texts(body)]
+    return [p.translate(_RESTORE) if _DISGUISED_RE.search(p) else p for p in _block_texts(body)]
 
 
 def _block_texts(body: etree._Element) -> list[str]:

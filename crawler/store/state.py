@@ -155,18 +155,21 @@ class CrawlState:
     def __init__(self, archive_dir: Path, site: str) -> None:
         path = archive_dir / "state" / f"{site}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
-        # The pipeline records from its store thread, the spider reads in the reactor thread.
+        # The committer records from its store thread, under the lock.
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        # The spider and the pipeline read in the reactor thread, on a connection of their own:
+        # in WAL mode a reader does not wait for a writer, so the reactor never waits for a batch's
+        # transaction, and it sees each batch whole or not at all.
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def known(self, url: str) -> Known | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT fetched_at, etag, last_modified, sha256 FROM article WHERE url = ?", (url,)
-            ).fetchone()
+        row = self._reader.execute(
+            "SELECT fetched_at, etag, last_modified, sha256 FROM article WHERE url = ?", (url,)
+        ).fetchone()
         if row is None:
             return None
         return Known(datetime.fromisoformat(row[0].replace("Z", "+00:00")), row[1], row[2], row[3])
@@ -195,5 +198,6 @@ class CrawlState:
             self._db.execute("UPDATE article SET fetched_at = ? WHERE url = ?", (fetched_at, url))
 
     def close(self) -> None:
+        self._reader.close()
         with self._lock:
             self._db.close()
