@@ -229,3 +229,25 @@ def test_bounded_search_answers_as_re_does(name: str, tail: str) -> None:
         follow = site.follow_pattern
         assert site.should_follow(url) == (follow is not None and follow.search(url) is not None)
     assert site.match_timeouts == {}
+
+
+_CLASS_PARTS = st.sampled_from(["a", "b", "ad", "-", "_", " ", "  ", "\t", "\n", "\r", "\xa0", "\u2003", "A"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    classes=st.lists(st.lists(_CLASS_PARTS, max_size=10).map("".join), min_size=1, max_size=8),
+    wanted=st.lists(st.sampled_from(["a", "b", "ad", "a-b", "A"]), min_size=1, max_size=3, unique=True),
+)
+def test_bare_class_selectors_found_in_one_pass_are_what_cssselect_finds(classes: list[str], wanted: list[str]) -> None:
+    """drop_selectors of bare classes skip cssselect's XPath (one pass per selector); they must find the same elements."""
+    from lxml import html
+
+    from crawler.extract.rules import css_finder, css_to_xpath
+
+    tree = html.fromstring("<div>" + "".join(f"<p><span></span></p>" for _ in classes) + "</div>")
+    for element, value in zip(tree.iter("p"), classes, strict=True):
+        element.set("class", value)
+        element[0].set("class", value[::-1])
+    group = ", ".join(f".{name}" for name in wanted)
+    assert css_finder(group)(tree) == css_to_xpath(group)(tree)

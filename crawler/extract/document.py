@@ -25,7 +25,7 @@ from crawler.extract.boilerplate import ParagraphFilter, prune_boilerplate
 from crawler.extract.density import TextDensity
 from crawler.extract.metadata import PageMetadata
 from crawler.extract.pagekind import listing_reason
-from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
+from crawler.extract.rules import NO_RULES, ExtractionRules, css_finder, css_to_xpath
 from crawler.extract.wall import is_wall, wall_kind
 from crawler.store.textstore import Document
 from crawler.urls import page_links
@@ -193,7 +193,7 @@ def _parse_html(text: str) -> html.HtmlElement | None:
 def _drop(tree: html.HtmlElement, rules: ExtractionRules) -> None:
     if rules.drop_selectors:
         # One pass over the tree for all of them: a selector list is their union.
-        for element in css_to_xpath(", ".join(rules.drop_selectors))(tree):
+        for element in css_finder(", ".join(rules.drop_selectors))(tree):
             if isinstance(element, html.HtmlElement) and element.getparent() is not None:
                 element.drop_tree()
 

@@ -7,10 +7,14 @@ selector once (cached) into the XPath that lxml runs.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Any
 
-from cssselect import HTMLTranslator
+from cssselect import HTMLTranslator, parse
+from cssselect.parser import Class, Element
 from cssselect.parser import SelectorError as _CssSyntaxError
 from cssselect.xpath import ExpressionError
 from lxml import etree
@@ -41,3 +45,31 @@ def css_to_xpath(selector: str) -> etree.XPath:
         return etree.XPath(HTMLTranslator().css_to_xpath(selector))
     except (_CssSyntaxError, ExpressionError, etree.XPathSyntaxError) as e:
         raise SelectorError(str(e) or type(e).__name__) from e
+
+
+# XPath's normalize-space splits on these alone: a no-break space inside a class attribute is part of a name.
+_XML_SPACE_RE = re.compile("[ \t\n\r]+")
+_WITH_CLASS = etree.XPath("descendant-or-self::*[@class]")
+
+
+@lru_cache(maxsize=256)
+def css_finder(selector: str) -> Callable[[Any], list[Any]]:
+    """What finds a CSS selector's elements in a tree, in document order; SelectorError as ``css_to_xpath``.
+
+    A list of bare class selectors (".share-links, .sharedaddy", as most
+    drop_selectors are) is found in one pass over the elements that have a
+    class; cssselect's XPath for it makes one pass per selector.
+    """
+    xpath = css_to_xpath(selector)
+    names = []
+    for parsed in parse(selector):
+        tree = parsed.parsed_tree
+        bare = isinstance(tree, Class) and isinstance(tree.selector, Element) and tree.selector.element is None
+        if parsed.pseudo_element is not None or not bare or tree.selector.namespace is not None:
+            return xpath
+        names.append(tree.class_name)
+    return partial(_with_class, frozenset(names))
+
+
+def _with_class(names: frozenset[str], tree: Any) -> list[Any]:
+    return [el for el in _WITH_CLASS(tree) if not names.isdisjoint(_XML_SPACE_RE.split(el.get("class")))]
