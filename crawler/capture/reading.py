@@ -2,9 +2,11 @@
 
 A response the spider will read (an article page) would otherwise go to a
 worker process twice: once, still compressed, to be captured, and once,
-decoded, to be read. Sent once, with what the spider asks done to it (a
-``SpiderReader``), it costs the crawl process one copy of its body less,
-and the workers one job less: measured in bench/crawl_speed.py.
+decoded, to be read. Sent once, with what the spider asks done to it, it
+costs the crawl process one copy of its body less, and the workers one
+job less: measured in bench/crawl_speed.py. A spider asks for it with a
+method ``reader_for(request, response)``, which returns what to run on the
+decoded body (picklable), or None to read nothing there.
 
 The worker decodes the body as Scrapy's HttpCompressionMiddleware will
 (its own decoders, the same size cap), so the spider reads the very bytes
@@ -17,19 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from scrapy import Request
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.http import Response
 
 # Where the capture middleware leaves what was read for the spider (see ``taken_read``).
 READ_META_KEY = "warc_capture_read"
-
-
-class SpiderReader(Protocol):
-    def reader_for(self, request: Request, response: Response) -> Callable[[bytes], Any] | None:
-        """What to run on this response's decoded body in its capture's job, or None to read nothing there."""
 
 
 @dataclass(frozen=True)
