@@ -102,6 +102,12 @@ class Worker:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def freeze(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     @property
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8")
@@ -175,8 +181,16 @@ def test_a_worker_killed_mid_crawl_loses_no_request(big: dict[str, Any], redis_s
     victim = None
     while victim is None and time.monotonic() < deadline:
         time.sleep(0.05)
-        if len(article_requests(big["server"])) >= ARTICLES // 4:
-            victim = holding_leases(crew, redis_server)
+        if len(article_requests(big["server"])) < ARTICLES // 4:
+            continue
+        victim = holding_leases(crew, redis_server)
+        if victim is None:
+            continue
+        # Frozen, it cannot give its requests back between the look and the kill.
+        victim.freeze()
+        if holding_leases([victim], redis_server) is None:
+            victim.thaw()
+            victim = None
     assert victim is not None and victim.proc.poll() is None, "no worker held requests mid-crawl"
     survivors = [w for w in crew if w is not victim]
     victim.kill()
