@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,12 +109,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="bare spider, then ours, this many times; the median ratio counts")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "arshif-bench")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another -s setting for ours")
     parser.add_argument("--profile", type=Path, help="record ours with py-spy into this .svg (flame graph) or .txt (collapsed stacks)")
     parser.add_argument("--main-only", action="store_true", help="profile the crawl process alone, not its workers")
     parser.add_argument("--gil", action="store_true", help="profile only threads holding the interpreter lock")
-    parser.add_argument("--keep", type=Path, help="keep our archive here (for bench/rebuild_speed.py --warcs)")
+    parser.add_argument("--no-follow", action="store_true", help="skip the link-following spider (a minute), for quick comparisons")
+    parser.add_argument("--keep", type=Path, help="keep our (last) archive here (for bench/rebuild_speed.py --warcs)")
     args = parser.parse_args()
 
     data = args.data / f"site-{args.articles}"
@@ -126,37 +130,59 @@ def main() -> None:
             prefix.append("--subprocesses")
         # A .txt profile is py-spy's raw format: one collapsed stack a line, for bench/profile_top.py.
         prefix += ["--format", "raw", "--"] if args.profile.suffix == ".txt" else ["--"]
+    rounds = 1 if args.profile else max(1, args.rounds)
+    # Every archive stays until the end: deleting thousands of files slows the next ones' creation
+    # on some filesystems (ext4 without a journal skips inodes freed in the last minute), and
+    # only our side creates files.
     with tempfile.TemporaryDirectory(prefix="crawl-bench-") as tmp, nginx(site) as origin:
         work = Path(tmp)
+        create_us = file_creation_us(work)
         toml = site_file(work, origin)
-        archive = args.keep or work / "archive"
-        bare, bare_pages = run_bare(origin, work, args.concurrency)
-        follow, _ = run_bare(origin, work, args.concurrency, follow=True)
-        ours = run_ours(toml, archive, work, args.concurrency, args.set, prefix)
-        lines, texts = stored(archive)
-        report = json.loads(sorted((archive / "runs" / "synthetic").glob("*.json"))[-1].read_text())
+        follow = None if args.no_follow else run_bare(origin, work, args.concurrency, follow=True)[0]
+        results = []
+        for n in range(rounds):
+            bare, bare_pages = run_bare(origin, work, args.concurrency)
+            archive = args.keep if args.keep and n == rounds - 1 else work / f"archive-{n}"
+            ours = run_ours(toml, archive, work, args.concurrency, args.set, prefix)
+            lines, texts = stored(archive)
+            report = json.loads(max((archive / "runs" / "synthetic").glob("*.json")).read_text())
+            results.append((bare, bare_pages, ours, lines, texts, report.get("pages_fetched")))
+            if lines != args.articles or texts != args.articles or ours.returncode != 0:
+                raise SystemExit(f"FAILED: {args.articles} articles served, {lines} manifest lines, {texts} text files stored")
 
-    print(f"{args.articles} articles of 40-80 KB served by nginx, concurrency {args.concurrency}, {os.cpu_count()} cores\n")
-    print(f"{'':<34}{'seconds':>9}{'articles/s':>12}{'CPU s':>8}{'workers':>9}{'peak RSS':>10}")
-    bare_rate = args.articles / bare.seconds
-    follow_rate = args.articles / follow.seconds
-    ours_rate = lines / ours.seconds
-    rows = (
-        ("reference: bare Scrapy spider", bare, bare_rate),
-        ("bare spider following links too", follow, follow_rate),
-        ("ours: capture+extract+store", ours, ours_rate),
-    )
-    for name, run, rate in rows:
-        print(
-            f"{name:<34}{run.seconds:9.1f}{rate:12.1f}{run.cpu_seconds:8.1f}{run.children_cpu_seconds:9.1f}"
-            f"{run.peak_tree_rss / 2**20:7.0f} MB"
-        )
-    print(f"\nreference responses: {bare_pages}; ours: {report.get('pages_fetched')} pages, "
-          f"{lines} manifest lines, {texts} text files, exit code {ours.returncode}")
-    print(f"\ncrawl / bare Scrapy: {ours_rate / bare_rate:.2f}x (target >= 0.5x)")
-    print(f"crawl / bare Scrapy following links: {ours_rate / follow_rate:.2f}x")
-    if lines != args.articles or texts != args.articles or ours.returncode != 0:
-        raise SystemExit(f"FAILED: {args.articles} articles served, {lines} manifest lines, {texts} text files stored")
+    print(f"{args.articles} articles of 40-80 KB served by nginx, concurrency {args.concurrency}, {os.cpu_count()} cores; "
+          f"creating a file here took {create_us:.0f} µs\n")
+    print(f"{'':<36}{'seconds':>9}{'articles/s':>12}{'CPU s':>8}{'workers':>9}{'peak RSS':>10}")
+    if follow is not None:
+        _row("bare spider following links", follow, args.articles / follow.seconds)
+    ratios = []
+    for n, (bare, bare_pages, ours, lines, texts, pages) in enumerate(results, 1):
+        bare_rate, ours_rate = args.articles / bare.seconds, lines / ours.seconds
+        ratios.append(ours_rate / bare_rate)
+        _row(f"{n}. reference: bare Scrapy spider", bare, bare_rate)
+        _row(f"{n}. ours: capture+extract+store", ours, ours_rate)
+        print(f"{'':<6}ratio {ours_rate / bare_rate:.2f}x; reference responses {bare_pages}; ours: {pages} pages, "
+              f"{lines} manifest lines, {texts} text files, exit code {ours.returncode}")
+    ratio = statistics.median(ratios)
+    print(f"\ncrawl / bare Scrapy, median of {len(ratios)}: {ratio:.2f}x (target >= 0.5x)")
+    if follow is not None:
+        ours_rate = statistics.median(r[3] / r[2].seconds for r in results)
+        print(f"crawl / bare Scrapy following links: {ours_rate / (args.articles / follow.seconds):.2f}x")
+
+
+def _row(name: str, run: Run, rate: float) -> None:
+    print(f"{name:<36}{run.seconds:9.1f}{rate:12.1f}{run.cpu_seconds:8.1f}{run.children_cpu_seconds:9.1f}"
+          f"{run.peak_tree_rss / 2**20:7.0f} MB")
+
+
+def file_creation_us(work: Path, files: int = 200) -> float:
+    """What creating an empty file costs on this filesystem now, in µs: every stored article makes two."""
+    folder = work / "create-probe"
+    folder.mkdir()
+    start = time.perf_counter()
+    for n in range(files):
+        os.close(os.open(folder / str(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    return (time.perf_counter() - start) / files * 1e6
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ class ArshifAddon:
             settings.set("USER_AGENT", f"arshif/{__version__} (+{settings.get('CONTACT_URL')})", priority="addon")
         if is_shared(settings):
             _share_on_redis(settings)
+        elif settings.getpriority("SCHEDULER") == SETTINGS_PRIORITIES["default"]:
+            # Pending requests on disk, not in memory (crawler.frontier).
+            settings.set("SCHEDULER", "crawler.frontier.SpooledScheduler", priority="addon")
 
 
 def _share_on_redis(settings: BaseSettings) -> None:

@@ -25,6 +25,11 @@ ARCHIVE_SYNC_INTERVAL = 1.0
 # most this often, in seconds, unless a sitemap or feed says it changed.
 # Listings, sitemaps and feeds are fetched on every run.
 RECRAWL_AFTER = 6 * 3600
+# Pending requests wait on disk, under ARCHIVE_DIR/state/queue/ for the run
+# (crawler/frontier.py; JOBDIR, if set, keeps them there instead), and are
+# taken in the order they were found.
+SCHEDULER_DISK_QUEUE = "crawler.frontier.SpooledRequestQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # A JSON report per run under ARCHIVE_DIR/runs/<site>/, and a summary in the log.
 RUN_REPORT_ENABLED = True
 EXTENSIONS = {

@@ -29,8 +29,9 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import forkserver, get_context
 from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
@@ -48,9 +49,10 @@ _LONG = struct.Struct("!Q")
 _JOIN_TIMEOUT_S = 30
 _PIPE_SIZE = 1 << 20
 _WRITEV_MAX = 64  # buffers per write, well under the system's IOV_MAX
-# What the jobs need (Scrapy, lxml, trafilatura, warcio): imported once, by the forkserver, which
-# forks each worker with them loaded, rather than by every worker on its first job.
-_PRELOAD = ["crawler.capture.middleware", "crawler.article"]
+# What the jobs need (Scrapy, lxml, trafilatura, warcio; cdxj-indexer, which crawler.cdx imports late):
+# imported once, by the forkserver, which forks each worker with them loaded, rather than by every
+# worker on its first job.
+_PRELOAD = ["crawler.capture.middleware", "crawler.article", "cdxj_indexer.main"]
 
 
 class WorkerPool:
@@ -69,7 +71,10 @@ class WorkerPool:
     def from_crawler(cls, crawler: Crawler) -> WorkerPool:
         pool = cls(crawler.settings.getint("TEXT_WORKERS") or os.cpu_count() or 1, crawler.stats)
         if crawler.settings.getbool("WARC_ENABLED") or crawler.settings.getbool("TEXT_ENABLED"):
-            # Started with the engine, they are ready when the first response (robots.txt) is.
+            # The forkserver imports what the jobs need (a third of a second) while Scrapy builds
+            # the rest of the crawler; the workers, forked from it with the engine, are then
+            # ready when the first response (robots.txt) is.
+            _forkserver()
             crawler.signals.connect(pool._workers, signal=signals.engine_started)
         crawler.signals.connect(pool.close, signal=signals.engine_stopped)
         return pool
@@ -95,11 +100,7 @@ class WorkerPool:
 
     def _workers(self) -> list[_Worker]:
         if self._started is None:
-            # forkserver: forking a process that runs the reactor and the committer's
-            # thread would copy their locks mid-use.
-            context = get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)
-            self._started = [_Worker.start(context, self._lost) for _ in range(self.workers)]
+            self._started = [_Worker.start(_forkserver(), self._lost) for _ in range(self.workers)]
         return self._started
 
     def _lost(self, worker: _Worker, reason: str) -> None:
@@ -117,6 +118,18 @@ class WorkerPool:
         # Each worker ends when it has read the end of its jobs; joining blocks, so not on the reactor.
         await asyncio.gather(*(asyncio.to_thread(w.join) for w in self._started))
         self._started = None
+
+
+def _forkserver() -> BaseContext:
+    """The forkserver context, its server started with the jobs' modules imported.
+
+    Workers are forked from that server, never from the crawl process: forking a
+    process that runs the reactor and the committer's thread would copy their locks mid-use.
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    forkserver.ensure_running()
+    return context
 
 
 def worker_pool(crawler: Crawler) -> WorkerPool:

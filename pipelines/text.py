@@ -83,7 +83,7 @@ class ArticlePipeline:
                 discard(read.staged)
             return item
         assert read.stored is not None
-        state = self.crawler.spider.state
+        state = self.crawler.spider.site_state
         before = state.known(canonical_url(response.url)) if state is not None else None
         # The state is told only once the text and its manifest line are on disk: the committer's order.
         self.committer.add_document(

@@ -81,7 +81,7 @@ class NewsSpider(Spider):
         self.read_articles = False
         # The site file's own URLs are fetched whatever they look like (a /feed/ it names).
         self._given = {canonical_url(u) for u in (*self.site.start_urls, *self.site.sitemap_urls, *self.site.feed_urls)}
-        self.state: SiteState | None = None
+        self.site_state: SiteState | None = None
         self.recrawl_after = timedelta(0)
 
     @classmethod
@@ -102,11 +102,11 @@ class NewsSpider(Spider):
         return spider
 
     def _open_state(self) -> None:
-        self.state = open_state(self.settings, self.crawler, self.site.name)
+        self.site_state = open_state(self.settings, self.crawler, self.site.name)
 
     def _close_state(self) -> None:
-        if self.state is not None:
-            self.state.close()
+        if self.site_state is not None:
+            self.site_state.close()
 
     async def start(self) -> AsyncIterator[Any]:
         if not self._seeds_queue():
@@ -129,7 +129,7 @@ class NewsSpider(Spider):
         if not claim():
             logger.info("Site %s: this run is already seeded; taking requests from the shared queue", self.site.name)
             return False
-        restore = getattr(self.state, "restore_if_lost", None)
+        restore = getattr(self.site_state, "restore_if_lost", None)
         if restore is not None:
             restore(Path(self.settings.get("ARCHIVE_DIR")), self.site.name)
         logger.info("Site %s: this worker seeds the shared queue for a new run", self.site.name)
@@ -146,8 +146,8 @@ class NewsSpider(Spider):
             # Asked with the last capture's validators: unchanged, and this capture says so.
             self.crawler.stats.inc_value("news/not_modified")
             capture = response.meta.get(CAPTURE_META_KEY)
-            if self.state is not None:
-                self.state.touch(response.url, capture.date if capture else warc_date(datetime.now(UTC)))
+            if self.site_state is not None:
+                self.site_state.touch(response.url, capture.date if capture else warc_date(datetime.now(UTC)))
             return
         found = None
         if self.site.is_article(response.url):
@@ -292,7 +292,7 @@ class NewsSpider(Spider):
             logger.debug("Not requested (%s): %s", reason, canon)
             return
         headers: dict[str, str] = {}
-        known = self.state.known(canon) if self.state is not None and self.site.is_article(canon) else None
+        known = self.site_state.known(canon) if self.site_state is not None and self.site.is_article(canon) else None
         if known is not None:
             if changed is not None and changed <= known.fetched_at:
                 stats.inc_value("news/not_new_skipped")

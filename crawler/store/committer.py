@@ -245,7 +245,7 @@ class Committer:
         return counts
 
     def _record(self, visits: list[Visit]) -> None:
-        state = getattr(self.crawler.spider, "state", None)
+        state = getattr(self.crawler.spider, "site_state", None)
         if state is None or not visits:
             return
         try:
