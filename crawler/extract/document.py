@@ -13,13 +13,14 @@ import re
 import traceback
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 import trafilatura
 from lxml import etree, html
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.utils.response import get_base_url
-from trafilatura.settings import DEFAULT_CONFIG, use_config
+from trafilatura.settings import DEFAULT_CONFIG, Extractor, use_config
 
 from crawler.extract.boilerplate import ParagraphFilter, prune_boilerplate
 from crawler.extract.density import TextDensity
@@ -228,7 +229,8 @@ def _length(paragraphs: list[str]) -> int:
 
 def _selected_body(chosen: list[html.HtmlElement], url: str) -> list[str]:
     """trafilatura on the site file's body_selector elements alone."""
-    root = html.Element("html")
+    # Made by the page's parser: the copies moved under it keep its element-class lookup.
+    root = _PARSER.makeelement("html")
     body = etree.SubElement(root, "body")
     for element in chosen:
         if not any(a in chosen for a in element.iterancestors()):
@@ -245,24 +247,41 @@ def _trafilatura_paragraphs(tree: html.HtmlElement, url: str, focus: str = "bala
             element.text = text.translate(_PROTECT)
         if tail and _UNICODE_SPACE_RE.search(tail) and not tail.isspace():
             element.tail = tail.translate(_PROTECT)
-    result = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        favor_precision=focus == "precision",
-        favor_recall=focus == "recall",
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        include_formatting=False,
-        include_links=False,
-        deduplicate=False,
-        with_metadata=False,
-        config=DEFAULT_CONFIG if rescue else _NO_RESCUE,
-    )
+    result = trafilatura.bare_extraction(tree, options=_options(url, focus, rescue))
     body = getattr(result, "body", None)
     if body is None:
         return []
     return [p.translate(_RESTORE) if _DISGUISED_RE.search(p) else p for p in _block_texts(body)]
+
+
+def _options(url: str, focus: str, rescue: bool) -> Extractor:
+    """trafilatura's options for one page: a copy of those made once for the focus, with the page's URL.
+
+    Building them reads trafilatura's configuration anew each time, 30 µs a page.
+    """
+    options = copy.copy(_extractor(focus, rescue))
+    # What Extractor(url=url) sets.
+    options.url = url
+    options.source = url and url.encode("utf-8", "replace").decode("utf-8")
+    return options
+
+
+@cache
+def _extractor(focus: str, rescue: bool) -> Extractor:
+    return Extractor(
+        config=DEFAULT_CONFIG if rescue else _NO_RESCUE,
+        # The body tree is what is read here; bare_extraction's default, "python", also flattens it to text.
+        output_format="txt",
+        precision=focus == "precision",
+        recall=focus == "recall",
+        comments=False,
+        tables=True,
+        images=False,
+        formatting=False,
+        links=False,
+        dedup=False,
+        with_metadata=False,
+    )
 
 
 def _block_texts(body: etree._Element) -> list[str]:

@@ -84,9 +84,13 @@ def replace(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool = True
 def _write_aside(path: Path, write: Callable[[BinaryIO], None], *, fsync: bool, folder: Path) -> str:
     """The bytes for ``path`` in a temporary file of ``folder``, flushed; its name."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        except FileNotFoundError:
+            # Made when first missing, not asked after for every file: the final folder
+            # by publish_staged, when the name is given.
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     except OSError as e:
         _raise_naming(e, path)
     try:
@@ -126,10 +130,7 @@ def publish_staged(staged: Iterable[Staged], *, sync: bool) -> list[bool]:
             sync_filesystem(folder)
         for item in staged:
             try:
-                os.link(item.tmp, item.path)
-                published.append(True)
-            except FileExistsError:
-                published.append(False)
+                published.append(_link(item))
             except OSError as e:
                 _raise_naming(e, Path(item.path))
     finally:
@@ -138,6 +139,23 @@ def publish_staged(staged: Iterable[Staged], *, sync: bool) -> list[bool]:
     if sync:
         sync_filesystem(folder)
     return published
+
+
+def _link(item: Staged) -> bool:
+    """The staged file under its final name; False if that name existed."""
+    try:
+        os.link(item.tmp, item.path)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        if not os.path.exists(item.tmp):
+            raise
+        Path(item.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(item.tmp, item.path)
+        except FileExistsError:
+            return False
+    return True
 
 
 def discard(staged: Staged) -> None:
