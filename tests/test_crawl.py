@@ -126,3 +126,17 @@ def test_user_agent_names_the_project_and_the_contact_url(tmp_path: Path, server
     assert len(agents) == 1
     agent = agents.pop()
     assert agent.startswith("arshif/") and "+https://archive.example/contact" in agent
+
+
+@pytest.mark.parametrize("interval", ["1.0", "0"])
+def test_with_durability_on_every_article_is_stored_as_without(
+    tmp_path: Path, server: FixtureServer, interval: str
+) -> None:
+    # The tests crawl with ARCHIVE_FSYNC off for speed; users crawl with it on, in batches (1.0) or per file (0).
+    site = write_site(tmp_path, server.url)
+    crawl(site, tmp_path / "fast")
+    result = crawl(site, tmp_path / "durable", settings={"ARCHIVE_FSYNC": "True", "ARCHIVE_SYNC_INTERVAL": interval})
+    assert "ERROR" not in result.stderr
+    stored = [sorted((d["url"], d["sha256"], d["path"]) for d in items(tmp_path / a / "manifest.jsonl")) for a in ("durable", "fast")]
+    assert stored[0] == stored[1]
+    assert len(stored[0]) >= len(articles())

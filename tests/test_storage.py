@@ -111,6 +111,21 @@ def test_staged_files_get_their_names_only_when_published_and_never_twice(tmp_pa
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["one.txt", "three.txt", "two.txt"]
 
 
+@pytest.mark.parametrize("sync", [True, False])
+def test_files_staged_above_their_folders_are_published_into_folders_made_then(tmp_path: Path, sync: bool) -> None:
+    # As the crawl stages captures and texts: in the root, above the fan-out folders that do not exist yet.
+    paths = [tmp_path / "ab" / "one.txt", tmp_path / "cd" / "two.txt", tmp_path / "ab" / "three.txt"]
+    staged = [stage(p, lambda f, p=p: f.write(p.name.encode()), fsync=False, staging=tmp_path) for p in paths]
+    assert not (tmp_path / "ab").exists() and not (tmp_path / "cd").exists()
+    assert publish_staged([s for s in staged if s is not None], sync=sync) == [True, True, True]
+    assert [p.read_bytes() for p in paths] == [b"one.txt", b"two.txt", b"three.txt"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "ab/one.txt",
+        "ab/three.txt",
+        "cd/two.txt",
+    ]
+
+
 def test_a_failed_stage_leaves_no_temporary_file(tmp_path: Path) -> None:
     def crash(f: object) -> None:
         raise OSError(28, "No space left on device")

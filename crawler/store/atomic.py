@@ -123,7 +123,8 @@ def publish_staged(staged: Iterable[Staged], *, sync: bool) -> list[bool]:
     staged = list(staged)
     if not staged:
         return []
-    folder = Path(staged[0].path).parent
+    # Where the first file was written: its final folder may not exist before it is published.
+    folder = Path(staged[0].tmp).parent
     published = []
     try:
         if sync:
