@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import Run, run_measured  # noqa: E402
+from bench.measure import Run, compile_project, run_measured  # noqa: E402
 from bench.synthetic_site import make_site, nginx, site_file  # noqa: E402
 
 BARE_SPIDER = """
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--no-follow", action="store_true", help="skip the link-following spider (a minute), for quick comparisons")
     parser.add_argument("--keep", type=Path, help="keep our (last) archive here (for bench/rebuild_speed.py --warcs)")
     args = parser.parse_args()
+    compile_project(ROOT)
 
     data = args.data / f"site-{args.articles}"
     site = make_site(data, args.articles)

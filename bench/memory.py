@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.crawl_speed import run_ours, stored  # noqa: E402
-from bench.measure import Run, run_measured  # noqa: E402
+from bench.measure import Run, compile_project, run_measured  # noqa: E402
 from bench.synthetic_site import make_site, nginx, site_file  # noqa: E402
 
 TARGET = 1.3
@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "arshif-bench")
     args = parser.parse_args()
+    compile_project(ROOT)
     runs = {}
     for articles in (args.small, args.large):
         work = Path(tempfile.mkdtemp(prefix=f"memory-{articles}-"))

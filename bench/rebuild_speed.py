@@ -46,6 +46,7 @@ import trafilatura  # noqa: E402
 from warcio.archiveiterator import ArchiveIterator  # noqa: E402
 
 from bench.crawl_speed import run_ours  # noqa: E402
+from bench.measure import compile_project  # noqa: E402
 from bench.synthetic_site import make_site, nginx, site_file  # noqa: E402
 from crawler.rebuild import find_warc_files  # noqa: E402
 from crawler.sites import load_site  # noqa: E402
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--site", type=Path, help="the site file of that crawl (with --warcs)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    compile_project(ROOT)
     if (args.warcs is None) != (args.site is None):
         parser.error("--warcs and --site go together")
 

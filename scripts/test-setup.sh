@@ -14,4 +14,7 @@ if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; the
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q redis-server chromium fonts-dejavu-core
 fi
 python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
+# Bytecode, as an installed package has: an editable install has none, and with
+# PYTHONDONTWRITEBYTECODE set every command would compile the project anew at start-up.
+.venv/bin/python -m compileall -q crawler spiders pipelines
 python3 -m venv .venv-pywb && .venv-pywb/bin/pip install -q pywb==2.10.0
