@@ -22,12 +22,6 @@ back off the end of its file and truncated it, a costlier disk operation.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +31,17 @@ from scrapy.crawler import Crawler
 from scrapy.squeues import PickleFifoDiskQueue
 from twisted.internet.defer import Deferred
 
-logger = logging.getLogger(__name__)
+from crawler.store.atomic import RunFolder
 
 
 class SpooledScheduler(Scheduler):
-    _spool: _Spool | None = None
+    _spool: RunFolder | None = None
 
     def open(self, spider: Spider) -> Deferred[None] | None:
         if self.dqdir is None:
             assert self.crawler is not None
-            self._spool = _Spool.create(Path(self.crawler.settings["ARCHIVE_DIR"], "state", "queue"))
+            # A folder nobody holds was a killed run's queue: removed here.
+            self._spool = RunFolder(Path(self.crawler.settings["ARCHIVE_DIR"], "state", "queue"), "run-")
             self.dqdir = str(self._spool.path)
         return super().open(spider)
 
@@ -92,46 +87,3 @@ def _method_name(spider: Spider, func: Any) -> str | None:
     if own is None or not hasattr(func, "__func__") or getattr(own, "__func__", None) is not func.__func__:
         return None
     return name
-
-
-class _Spool:
-    """A run's queue directory, locked while the run lives: a lock nobody holds marks a killed run's leftover."""
-
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self._fd = fd
-
-    @classmethod
-    def create(cls, parent: Path) -> _Spool:
-        parent.mkdir(parents=True, exist_ok=True)
-        # Between its creation and its lock, a new queue would look abandoned to another run's sweep.
-        guard = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            _sweep(parent)
-            path = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        finally:
-            os.close(guard)
-        return cls(path, fd)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self._fd)
-
-
-def _sweep(parent: Path) -> None:
-    """Removes the queues of runs that were killed; those of running crawls (other sites) hold their lock."""
-    for path in parent.glob("run-*"):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            continue
-        try:
-            with contextlib.suppress(BlockingIOError):
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(path, ignore_errors=True)
-                logger.info("Removed the request queue of an earlier run that did not end: %s", path)
-        finally:
-            os.close(fd)

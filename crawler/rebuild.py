@@ -20,20 +20,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import gc
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
 import sqlite3
 import struct
 import sys
-import tempfile
 import threading
-import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -63,7 +59,7 @@ from crawler import settings as default_settings
 from crawler.capture.records import CaptureRef
 from crawler.extract.document import NoDocument, extract_document
 from crawler.sites import Site
-from crawler.store.atomic import Staged, discard, publish_staged
+from crawler.store.atomic import RunFolder, Staged, discard, publish_staged
 from crawler.store.manifest import Manifest, manifest_line, pair_key
 from crawler.store.textstore import StoredText, manifest_entry, text_file
 
@@ -202,7 +198,11 @@ def rebuild(
     files = find_warc_files(sources)
     workers = workers or os.cpu_count() or 1
     setup = _WorkerSetup(site_for, check_digests)
-    staging = _Staging(archive_dir)
+    # Under text/: creating and removing files in one folder costs less than in the 256 folders
+    # the texts fan out to, which each text then touches once, when it is linked to its name;
+    # and outside the sites' folders, a crawl's sweep of its own temporary files never takes one.
+    # A killed run's folder is removed by the next run.
+    staging = RunFolder(archive_dir / "text", ".rebuild-")
     earliest = _EarliestEntries()
     publisher = _Publisher(archive_dir, staging.path, fsync, earliest, summary)
     # What is in memory now (Scrapy, every module imported) stays: frozen, it is not walked by each
@@ -223,7 +223,7 @@ def rebuild(
         gc.unfreeze()
         publisher.abandon()
         earliest.close()
-        staging.close()
+        staging.remove()
     return summary
 
 
@@ -348,49 +348,6 @@ def _process_context() -> BaseContext:
     # Imported once, by the server that forks the workers, not once per worker.
     context.set_forkserver_preload([__name__])
     return context
-
-
-class _Staging:
-    """The folder, under text/, where a run writes texts under temporary names.
-
-    Creating and removing files in one folder costs less than in the 256
-    folders the texts fan out to, which each text then touches once, when
-    it is linked to its name; and outside the sites' folders, a crawl's
-    sweep of its own temporary files never takes one of these. A run holds
-    an flock on its folder: one that nobody holds was left by a killed
-    run, and the next run removes it.
-    """
-
-    def __init__(self, archive_dir: Path) -> None:
-        root = archive_dir / "text"
-        root.mkdir(parents=True, exist_ok=True)
-        _sweep_stale_staging(root)
-        self.path = Path(tempfile.mkdtemp(prefix=".rebuild-", dir=root))
-        self._fd = os.open(self.path, os.O_RDONLY)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def close(self) -> None:
-        # Empty unless a batch failed or the run was cut short: publishing removes every temporary name.
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self._fd)
-
-
-def _sweep_stale_staging(root: Path) -> None:
-    for folder in root.glob(".rebuild-*"):
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a running rebuild's
-        else:
-            # Only after a minute: a folder just made is not locked yet.
-            if time.time() - os.fstat(fd).st_mtime > 60:
-                shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os.close(fd)
 
 
 class _Publisher:

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 import crawler.rebuild as rb
 from crawler.capture.records import Exchange, stage_capture
 from crawler.sites import load_site
-from crawler.store.atomic import publish_staged
+from crawler.store.atomic import RunFolder, publish_staged
 from crawler.store.manifest import read_manifest
 from crawler.store.textstore import store_text
 from tests.conftest import write_site
@@ -354,9 +354,9 @@ def test_a_killed_runs_staging_folder_is_removed_and_a_running_ones_kept(tmp_pat
     held = os.open(live, os.O_RDONLY)
     fcntl.flock(held, fcntl.LOCK_EX)
     try:
-        staging = rb._Staging(tmp_path)
+        staging = RunFolder(root, ".rebuild-")
         assert not stale.exists() and (live / "1").exists()
-        staging.close()
+        staging.remove()
         assert not staging.path.exists()
     finally:
         os.close(held)

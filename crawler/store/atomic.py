@@ -8,9 +8,12 @@ thread, another crawler process) simply finds it there.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -201,6 +204,45 @@ def sweep_temporary(*folders: Path) -> int:
             stray.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+class RunFolder:
+    """A folder of one running process (a queue, staged files), locked while it lives.
+
+    A folder nobody holds was left by a killed run: making a new one removes
+    those of the same prefix first. Made and locked under a lock on the
+    parent, so that another run's sweep never finds it between the two.
+    """
+
+    def __init__(self, parent: Path, prefix: str) -> None:
+        parent.mkdir(parents=True, exist_ok=True)
+        guard = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            _remove_unheld(parent, prefix)
+            self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        finally:
+            os.close(guard)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self._fd)
+
+
+def _remove_unheld(parent: Path, prefix: str) -> None:
+    for path in parent.glob(f"{prefix}*"):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            with contextlib.suppress(BlockingIOError):  # held: a running process's
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def staging_folder(path: Path) -> Path:
