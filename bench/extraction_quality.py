@@ -1,6 +1,6 @@
 """Extraction quality: ours against plain trafilatura and newspaper4k, in three parts measured in one run.
 
-    .venv/bin/pip install -e '.[bench]'
+    bash scripts/venv.sh .venv requirements/bench.txt --project
     .venv/bin/python bench/get_real_pages.py        # once, for parts 2 and 3 (see its docstring)
     .venv/bin/python bench/extraction_quality.py [--only fixtures|real|snippets] [--rows] [--jsonl FILE]
 
@@ -105,7 +105,7 @@ def fixture_pages() -> None:
 
         extractors["newspaper4k"] = newspaper4k
     except ImportError:
-        print("newspaper4k not installed (pip install -e '.[bench]'): its column is left out\n")
+        print("newspaper4k not installed (bash scripts/venv.sh .venv requirements/bench.txt --project): its column is left out\n")
 
     phrases = INDEX["boilerplate"]["phrases"]
     totals: dict[str, dict[str, list[float]]] = {}

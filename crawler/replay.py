@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     wayback = find_wayback(opts.wayback)
     if wayback is None:
         parser.error(
-            "pywb's wayback not found: python3 -m venv .venv-pywb && .venv-pywb/bin/pip install pywb==2.10.0 "
+            "pywb's wayback not found: bash scripts/venv.sh .venv-pywb requirements/pywb.txt "
             "(its own venv: pywb pins redis 2.10), or give --wayback PATH"
         )
     if not update_indexes(opts.archive_dir):

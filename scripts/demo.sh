@@ -4,11 +4,7 @@
 # check the rebuild is byte-identical, and show what was written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/pip install -q -e .
-# Bytecode, as an installed package has: an editable install has none, and with
-# PYTHONDONTWRITEBYTECODE set every command would compile the project anew at start-up.
-.venv/bin/python -m compileall -q crawler spiders pipelines
+bash scripts/venv.sh .venv requirements/main.txt --project
 
 out=archive/demo
 rm -rf "$out" "$out-rebuilt"

@@ -5,6 +5,8 @@
 #   - the project's venv with its test extras;
 #   - pywb in a venv of its own (.venv-pywb): it pins redis 2.10, and shared
 #     crawls need redis-py 8.
+# Both venvs come from the lock (scripts/venv.sh), so that a fresh machine runs the
+# tests on the packages they passed with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; then
@@ -13,8 +15,5 @@ if ! command -v redis-server >/dev/null || ! command -v chromium >/dev/null; the
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q redis-server chromium fonts-dejavu-core
 fi
-python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'
-# Bytecode, as an installed package has: an editable install has none, and with
-# PYTHONDONTWRITEBYTECODE set every command would compile the project anew at start-up.
-.venv/bin/python -m compileall -q crawler spiders pipelines
-python3 -m venv .venv-pywb && .venv-pywb/bin/pip install -q pywb==2.10.0
+bash scripts/venv.sh .venv requirements/test.txt --project
+bash scripts/venv.sh .venv-pywb requirements/pywb.txt

@@ -323,13 +323,14 @@ def test_no_external_entity_or_dtd_is_fetched(hostile: HostileCrawl) -> None:
 
 
 def test_no_entity_is_expanded(hostile: HostileCrawl) -> None:
-    # "&lol9;" would be a billion "lol"s: no URL with one was asked for (libxml2 stops reading the
-    # laughing documents at the entity, which leaves them without entries). "&secret;" stood for the
-    # local file: the URL ends where the entity stood.
+    # "&lol9;" would be a billion "lol"s, "&secret;" the local file's text. What a recovering
+    # parser keeps of an entry holding one differs between libxml2 versions (none of it, or the
+    # URL up to where the entity stood): either is safe, anything more is not.
     paths = hostile.paths()
     assert {"/sitemap-laughs.xml", "/feed-laughs.rss", "/sitemap-xxe.xml", "/feed-xxe.rss"} <= set(paths)
     assert not [p for p in paths if "lol" in p]
-    assert "/news/xxe-" in paths and "/news/feed-xxe-" in paths
+    bare = {"/news/laughs-", "/news/feed-laughs-", "/news/xxe-", "/news/feed-xxe-"}
+    assert {p for p in paths if p.startswith(("/news/laughs", "/news/feed-laughs", "/news/xxe", "/news/feed-xxe"))} <= bare
 
 
 def test_the_sitemap_and_feed_parsers_expand_and_resolve_nothing(tmp_path: Path) -> None:
@@ -352,8 +353,11 @@ def test_the_sitemap_and_feed_parsers_expand_and_resolve_nothing(tmp_path: Path)
     ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
     laughs_map = _LAUGHS_DTD.format(root="urlset") + f"<urlset {ns}><url><loc>http://h/news/a-&lol9;</loc></url></urlset>"
     xxe_map = entities.format(root="urlset") + f"<urlset {ns}><url><loc>http://h/news/b-&secret;</loc></url></urlset>"
-    assert list(Sitemap(laughs_map.encode())) == []
-    assert list(Sitemap(xxe_map.encode())) == [{"loc": "http://h/news/b-"}]
+    # A recovering parser may keep an entry up to where its entity stood, or drop it (libxml2
+    # versions differ): nothing of the entity, nor of the file it names, is ever in it.
+    for sitemap, bare in ((laughs_map, "http://h/news/a-"), (xxe_map, "http://h/news/b-")):
+        entries = list(Sitemap(sitemap.encode()))
+        assert all(entry == {"loc": bare} for entry in entries), entries
 
 
 def test_the_secret_of_a_local_file_entity_is_nowhere(hostile: HostileCrawl) -> None:

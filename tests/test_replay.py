@@ -34,7 +34,7 @@ class Replay:
 
     def __init__(self, archive: Path) -> None:
         wayback = find_wayback()
-        assert wayback, "pywb is not installed: python3 -m venv .venv-pywb && .venv-pywb/bin/pip install pywb==2.10.0"
+        assert wayback, "pywb is not installed: bash scripts/venv.sh .venv-pywb requirements/pywb.txt"
         log = archive.parent / f"{archive.name}-replay.log"
         with log.open("w") as stderr:
             self.proc = subprocess.Popen(
