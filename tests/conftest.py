@@ -115,7 +115,15 @@ def crawl(site_file: Path, archive: Path, *extra: str, settings: dict[str, str] 
 
 def stat(result: subprocess.CompletedProcess[str], key: str) -> int:
     """A counter from the crawl's final stats dump (Scrapy logs them on close)."""
+    return counter(result.stderr, key)
+
+
+def counter(log: str, key: str) -> int:
+    """A counter from the stats dump in a log; 0 when the dump lacks it, which only a dump that is there can say."""
     import re
 
-    found = re.search(rf"'{re.escape(key)}': (\d+)", result.stderr)
-    return int(found.group(1)) if found else 0
+    found = re.search(rf"'{re.escape(key)}': (\d+)", log)
+    if found is None:
+        assert "'finish_reason': " in log, "no stats dump in the crawl's output: a missing counter would read as 0"
+        return 0
+    return int(found.group(1))

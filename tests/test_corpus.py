@@ -199,7 +199,7 @@ a = pd.read_json({str(tmp_path / "corpus.jsonl")!r}, lines=True)
 b = pd.read_parquet({str(tmp_path / "corpus.parquet")!r})
 c = load_dataset("json", data_files={str(tmp_path / "corpus.jsonl")!r}, split="train", cache_dir={str(tmp_path / "hf")!r})
 d = load_dataset("parquet", data_files={str(tmp_path / "corpus.parquet")!r}, split="train", cache_dir={str(tmp_path / "hf")!r})
-assert list(a["text"]) == list(b["text"]) == c["text"] == d["text"]
+assert list(a["text"]) == list(b["text"]) == list(c["text"]) == list(d["text"])
 print(len(a), sorted(b.columns) == sorted(d.column_names))
 """
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}

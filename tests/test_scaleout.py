@@ -27,7 +27,7 @@ from crawler.scaleout.link import Keys
 from crawler.scaleout.queue import queue_status
 from crawler.settings import REDIS_KEY_PREFIX
 from crawler.store.manifest import read_manifest
-from tests.conftest import FAST, REPO, FixtureServer, crawl, run_scrapy
+from tests.conftest import FAST, REPO, FixtureServer, counter, crawl, run_scrapy
 from tests.jetsite import article_path, write_article, write_index, write_paged_index
 from tests.servers import RedisServer
 
@@ -113,8 +113,7 @@ class Worker:
         return self.log.read_text(encoding="utf-8")
 
     def stat(self, key: str) -> int:
-        found = re.search(rf"'{re.escape(key)}': (\d+)", self.output)
-        return int(found.group(1)) if found else 0
+        return counter(self.output, key)
 
 
 def workers(n: int, site: Path, archive: Path, redis: RedisServer, folder: Path, **settings: str) -> list[Worker]:

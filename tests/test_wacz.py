@@ -59,7 +59,8 @@ def wacz(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def validate(package: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wacz", "validate", "-f", str(package)],
+        # main's return value as the exit code: `python -m wacz` exits 0 whatever it found.
+        [sys.executable, "-c", "import sys; from wacz.main import main; sys.exit(main(sys.argv[1:]))", "validate", "-f", str(package)],
         check=False,
         capture_output=True,
         text=True,
@@ -101,7 +102,6 @@ def check_package(package_path: Path, archive: Path, packed: set[Path]) -> None:
     """Valid for py-wacz, and ReplayWeb.page finds each capture and each article through it."""
     checked = validate(package_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "Validation succeeded" in checked.stdout
     with zipfile.ZipFile(package_path) as package:
         warcs = {n.removeprefix("archive/") for n in package.namelist() if n.startswith("archive/")}
         assert warcs == {p.name for p in packed}
