@@ -57,6 +57,15 @@ REDIS_IDLE_CLOSE = 5.0
 REDIS_TICK_INTERVAL = 0.5
 # A Redis that stops answering is noticed in seconds, not in scrapy-redis's default 30.
 REDIS_PARAMS = {"socket_timeout": 10, "socket_connect_timeout": 5, "retry_on_timeout": True}
+# A rediss:// URL is Redis over TLS: the CA that signed the server's certificate (unset: the
+# system's CAs), and this worker's own certificate and key where the server asks for one
+# (redis.conf's tls-auth-clients, on by default).
+REDIS_TLS_CA_FILE = None
+REDIS_TLS_CERT_FILE = None
+REDIS_TLS_KEY_FILE = None
+# The most bytes an entry of the shared queue may have: larger ones are refused unread
+# (crawler.scaleout.entries). A request of this crawl takes a few hundred.
+REDIS_ENTRY_MAX_BYTES = 65536
 
 # --- Politeness --------------------------------------------------------------
 # The User-Agent names the project and a page where a site owner can reach

@@ -64,6 +64,10 @@ class NewsSpider(Spider):
 
     name = "news"
     site_ref: str | None = None
+    # The methods its requests name as callback or errback, and the counters its requests carry in
+    # meta: all that a request read back from a shared crawl's queue may name (crawler.scaleout.entries).
+    request_callbacks = frozenset({"parse", "parse_sitemap", "parse_feed", "_failed"})
+    request_meta_counts = frozenset({LISTING_DEPTH_KEY})
 
     def __init__(self, site: str | None = None, *args: Any, **kwargs: Any) -> None:
         ref = site or self.site_ref

@@ -6,7 +6,8 @@ filter, with what a crawl that must not lose a request adds to it: leases
 what it fetched is on disk and closes when the whole crawl is idle
 (``scheduler.LeasedScheduler``), one politeness delay for all workers
 (``politeness.SharedPoliteness``) and the crawl's state in Redis
-(``state.RedisCrawlState``). Nothing below this package's
+(``state.RedisCrawlState``); nothing read back from Redis is trusted
+(``entries``: requests as checked JSON, never pickles). Nothing below this package's
 ``__init__`` (and so not redis) is imported unless REDIS_URL is set.
 """
 

@@ -9,6 +9,7 @@ run out and go back to the queue, and starting it again continues the crawl.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -50,17 +51,51 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+_TLS_FILES = {"REDIS_TLS_CA_FILE": "ssl_ca_certs", "REDIS_TLS_CERT_FILE": "ssl_certfile", "REDIS_TLS_KEY_FILE": "ssl_keyfile"}
+
+
+def exposure_warning(url: str, params: dict[str, object]) -> str | None:
+    """What to tell the user of a Redis that others on the network may write to; None for one on this machine or with a password."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or parts.password or params.get("password"):
+        return None
+    host = parts.hostname or "localhost"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 6379, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        addresses = set()
+    if addresses and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        return None
+    return (
+        f"Redis at {shown_url(url)} is reached without a password, at an address other machines may reach: anyone "
+        "who can connect to it can read the crawl's queue and state and write to them (send the workers to other "
+        "pages of the site, make them skip articles, delete the queue). Entries this crawl did not write are "
+        "refused, but set requirepass or an ACL user in redis.conf and put the password in REDIS_URL "
+        "(redis://user:password@host:6379/0), and bind Redis to the workers' network only (README: "
+        '"Running on several machines").'
+    )
+
+
 def connect(settings: BaseSettings) -> redis.Redis:
     """A client for REDIS_URL that has answered a PING; RedisUnavailable with one clear line otherwise."""
     url = settings.get("REDIS_URL")
+    params = settings.getdict("REDIS_PARAMS")
+    if url.startswith("rediss://"):
+        params.update({param: settings[name] for name, param in _TLS_FILES.items() if settings.get(name)})
     try:
-        client = get_redis_from_settings(settings)
+        client = get_redis_from_settings(_with_params(settings, params))
         client.ping()
     except (RedisError, ValueError) as e:
         raise RedisUnavailable(
             f"Redis at {shown_url(url)} is unreachable ({e}): start redis-server there, or fix REDIS_URL"
         ) from e
     return client
+
+
+def _with_params(settings: BaseSettings, params: dict[str, object]) -> BaseSettings:
+    copy = settings.copy()
+    copy.set("REDIS_PARAMS", params, priority="cmdline")
+    return copy
 
 
 @dataclass(frozen=True)
@@ -127,9 +162,13 @@ class RedisLink:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisLink:
-        if not crawler.settings.get("REDIS_URL"):
+        settings = crawler.settings
+        if not settings.get("REDIS_URL"):
             raise NotConfigured("REDIS_URL is not set")
-        return cls(crawler, connect(crawler.settings))
+        warning = exposure_warning(settings["REDIS_URL"], settings.getdict("REDIS_PARAMS"))
+        if warning:
+            logger.warning(warning)
+        return cls(crawler, connect(settings))
 
     def keys(self, site: str) -> Keys:
         return Keys.for_site(self.crawler.settings, site)
@@ -144,6 +183,11 @@ class RedisLink:
         except RedisError as e:
             self.lose(e, doing)
             raise RedisLost(f"Redis at {self.url} was lost while {doing}: {e}") from e
+
+    def refuse(self, key: str, why: str) -> None:
+        """An entry read from Redis that no worker of this crawl wrote (crawler.scaleout.entries): said, counted, not used."""
+        logger.warning("Refused an entry of Redis key %s, which this crawl did not write: %s. It was not used.", key, why)
+        self.crawler.stats.inc_value("redis/refused")
 
     def lose(self, exc: BaseException, doing: str) -> None:
         """Any thread: say it once, and close the spider on the reactor thread."""

@@ -20,16 +20,25 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.scaleout.link import RedisLink, redis_link
 
-# KEYS: the slot's next-free-time key.  ARGV: delay seconds.  Returns how long to wait, in seconds.
+# KEYS: the slot's next-free-time key.  ARGV: delay seconds, longest wait a worker of this crawl reserves.
+# Returns {how long to wait, in seconds; 1 if the key held what no worker writes, and was reset}.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local raw = redis.call('GET', KEYS[1])
+local free = tonumber(raw or '0')
+local refused = 0
+if raw and (free == nil or free ~= free or free > now + tonumber(ARGV[2])) then
+    free = 0
+    refused = 1
+end
 local at = math.max(now, free)
 local delay = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], tostring(at + delay), 'PX', math.ceil((at - now + delay) * 1000) + 60000)
-return tostring(at - now)
+return {tostring(at - now), refused}
 """
+# Longer than any queue of workers behind one host's delay; a time further off was not written by a worker.
+MAX_WAIT = 3600.0
 
 
 class SharedPoliteness:
@@ -58,7 +67,10 @@ class SharedPoliteness:
             return None
         keys = self.link.keys(self.crawler.spider.site.name)
         with self.link.guard("reserving a time for a request"):
-            wait = float(self._reserve(keys=[keys.polite(slot_key)], args=[delay]))
+            wait, refused = self._reserve(keys=[keys.polite(slot_key)], args=[delay, MAX_WAIT])
+        if refused:
+            self.link.refuse(keys.polite(slot_key), f"not a time within {MAX_WAIT:g}s; reset")
+        wait = float(wait)
         if wait > 0:
             await asyncio.sleep(wait)
         return None

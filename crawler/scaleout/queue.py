@@ -13,13 +13,18 @@ server's (``TIME``), so machines' clocks need not agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
+from crawler.scaleout.entries import Refused, RequestCodec
 from crawler.scaleout.link import Keys
+
+# Refused entries one pop skips before it gives the engine an empty answer (it asks again soon).
+_REFUSALS_PER_POP = 100
 
 # Lua shared by the scripts below: the server's clock, and giving a dead worker's leases back.
 _COMMON = """
@@ -52,18 +57,20 @@ local function leases(workers, leased_prefix)
 end
 """
 
-# KEYS: queue, workers, own leased hash, busy-at.  ARGV: worker, lease seconds.
+# KEYS: queue, workers, own leased hash, busy-at.  ARGV: worker, lease seconds, most bytes an entry has.
+# {1, entry}, or {0, its size} for an entry too large to be one of ours: removed without being sent.
 _LEASE = (
     _COMMON
     + """
 local item = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #item == 0 then return false end
 redis.call('ZREM', KEYS[1], item[1])
+if string.len(item[1]) > tonumber(ARGV[3]) then return {0, string.len(item[1])} end
 redis.call('HSET', KEYS[3], item[1], item[2])
 local t = now()
 redis.call('ZADD', KEYS[2], t + tonumber(ARGV[2]), ARGV[1])
 redis.call('SET', KEYS[4], tostring(t))
-return item[1]
+return {1, item[1]}
 """
 )
 
@@ -162,8 +169,20 @@ class QueueStatus:
 class LeasedQueue(PriorityQueue):
     """A site's shared request queue, seen from one worker."""
 
-    def __init__(self, server: Any, spider: Any, keys: Keys, worker: str, lease_timeout: float, serializer: Any = None) -> None:
-        super().__init__(server, spider, keys.queue, serializer)
+    def __init__(
+        self,
+        server: Any,
+        spider: Any,
+        keys: Keys,
+        worker: str,
+        lease_timeout: float,
+        codec: RequestCodec,
+        refuse: Callable[[str, str], None],
+    ) -> None:
+        super().__init__(server, spider, keys.queue)
+        # Requests cross Redis as checked JSON (crawler.scaleout.entries), never as scrapy-redis's pickles.
+        self.codec = codec
+        self.refuse = refuse
         self.keys = keys
         self.worker = worker
         self.lease_timeout = lease_timeout
@@ -183,14 +202,34 @@ class LeasedQueue(PriorityQueue):
         score = -request.priority
         return bool(self._push(keys=[self.keys.dupefilter, self.keys.queue], args=[fingerprint, score, self._encode_request(request)]))
 
+    def _encode_request(self, request: Request) -> bytes:
+        return self.codec.encode(request)
+
+    def _decode_request(self, encoded_request: bytes) -> Request:
+        return self.codec.decode(encoded_request)
+
     def pop(self, timeout: float = 0) -> Request | None:
         k = self.keys
-        data = self._lease(keys=[k.queue, k.workers, k.leased(self.worker), k.busy_at], args=[self.worker, self.lease_timeout])
-        if not data:
-            return None
-        request = self._decode_request(data)
-        self.held[request] = data
-        return request
+        for _ in range(_REFUSALS_PER_POP):
+            popped = self._lease(
+                keys=[k.queue, k.workers, k.leased(self.worker), k.busy_at],
+                args=[self.worker, self.lease_timeout, self.codec.max_bytes],
+            )
+            if not popped:
+                return None
+            leased, data = popped
+            if not leased:
+                self.refuse(k.queue, f"{data} bytes, more than REDIS_ENTRY_MAX_BYTES ({self.codec.max_bytes}); removed unread")
+                continue
+            try:
+                request = self._decode_request(data)
+            except Refused as e:
+                self.server.hdel(k.leased(self.worker), data)
+                self.refuse(k.queue, f"{e}; removed")
+                continue
+            self.held[request] = data
+            return request
+        return None
 
     def ack(self, requests: list[Request]) -> None:
         """These requests are done: what they fetched is on disk."""

@@ -27,11 +27,15 @@ from twisted.internet.defer import Deferred
 
 from crawler.scaleout.link import RedisLink, RedisLost, redis_link
 
-# What the robots hash holds for a host: claimed (being fetched), fetched (then the body), failed (obey nothing).
+# What the robots hash holds for a host: claimed (being fetched), fetched (then the body), failed
+# (obey nothing), or too large to share (each worker fetches it).
 _CLAIMED = b""
 _FETCHED = b"1"
 _FAILED = b"0"
+_UNSHARED = b"2"
 _POLL = 0.1
+# Google reads the first 500 KiB of a robots.txt; a larger body is not shared, and a larger entry is refused.
+MAX_BODY = 512 * 1024
 
 
 class SharedRobotsTxt(RobotsTxtMiddleware):
@@ -83,15 +87,24 @@ class SharedRobotsTxt(RobotsTxtMiddleware):
         deadline = time.monotonic() + self.wait_limit
         while time.monotonic() < deadline:
             with self.link.guard("sharing robots.txt"):
-                value = client.hget(key, netloc)
-            if value:
+                value = client.hget(key, netloc) or _CLAIMED
+            if value == _FAILED or (value.startswith(_FETCHED) and len(value) <= MAX_BODY + 1):
                 return value
+            if value == _UNSHARED:
+                return None
+            if value:
+                # Not what a worker writes: this worker reads robots.txt itself, and shares its own copy.
+                self.link.refuse(f"{key} {netloc}", f"not a robots.txt entry ({len(value)} bytes, starts {value[:8]!r})")
+                return None
             await asyncio.sleep(_POLL)
         return None
 
     def _share(self, netloc: str, parser: RobotParser | None) -> None:
         body = self._bodies.pop(netloc, None)
-        value = _FETCHED + body if parser is not None and body is not None else _FAILED
+        if parser is None or body is None:
+            value = _FAILED
+        else:
+            value = _FETCHED + body if len(body) <= MAX_BODY else _UNSHARED
         try:
             with self.link.guard("sharing robots.txt"):
                 self.link.client.hset(self._key, netloc, value)

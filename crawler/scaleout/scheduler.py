@@ -28,6 +28,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler.scaleout.entries import RequestCodec, Unqueueable
 from crawler.scaleout.link import RedisLink, RedisLost, redis_link
 from crawler.scaleout.queue import LeasedQueue
 from crawler.store.committer import committer
@@ -63,7 +64,8 @@ class LeasedScheduler(Scheduler):
     def open(self, spider: Spider) -> None:
         self.spider = spider
         keys = self.link.keys(spider.site.name)
-        self.queue = LeasedQueue(self.server, spider, keys, self.link.worker, self.link.lease_timeout)
+        codec = RequestCodec(spider, self.crawler.settings.getint("REDIS_ENTRY_MAX_BYTES"))
+        self.queue = LeasedQueue(self.server, spider, keys, self.link.worker, self.link.lease_timeout, codec, self.link.refuse)
         self.df = RFPDupeFilter(self.server, key=keys.dupefilter, debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
         with self._guard("joining the crawl"):
             self.queue.heartbeat()
@@ -110,6 +112,10 @@ class LeasedScheduler(Scheduler):
             with self._guard("queueing a request"):
                 queued = self.queue.push_new(request, fingerprint)
         except RedisLost:
+            return False
+        except Unqueueable as e:
+            logger.warning("Not queued: the shared queue takes no such request (%s)", e)
+            self.stats.inc_value("redis/unqueueable")
             return False
         if not queued:
             self.df.log(request, self.spider)

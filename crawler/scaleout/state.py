@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 
+from crawler.scaleout.entries import Refused, check_state_row
 from crawler.scaleout.link import Keys, RedisLink, RedisLost
 from crawler.store.state import Known, Visit
 
@@ -67,8 +67,17 @@ class RedisCrawlState:
             return None
         if raw is None:
             return None
-        fetched_at, etag, last_modified, sha256 = json.loads(raw)
-        return Known(datetime.fromisoformat(fetched_at.replace("Z", "+00:00")), etag, last_modified, sha256)
+        try:
+            return Known(*check_state_row(raw))
+        except Refused as e:
+            # Not a row this crawl wrote: the URL is fetched as new, and its row written anew.
+            self.link.refuse(f"{self.key} {url}", f"{e}; removed")
+            try:
+                with self.link.guard("recording the crawl state"):
+                    self.link.client.hdel(self.key, url)
+            except RedisLost:
+                pass
+            return None
 
     def record_many(self, visits: list[Visit]) -> None:
         args: list[str] = []
