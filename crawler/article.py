@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from crawler.extract.document import NoDocument, read_page
+from crawler.health import boilerplate_kept
 from crawler.extract.rules import ExtractionRules
 from crawler.store.atomic import Staged
 from crawler.store.textstore import Document, StoredText, stage_text
@@ -26,6 +27,9 @@ class ArticleRead:
     stored: StoredText | None = None  # where the text goes, once published
     staged: Staged | None = None  # None when the text file already exists
     error: OSError | None = None  # writing the text failed (a full disk)
+    # For the site's health (crawler.health): the text's length, and whether a boilerplate phrase survived in it.
+    text_chars: int = 0
+    boilerplate_kept: bool = False
 
 
 def read_article(
@@ -34,9 +38,11 @@ def read_article(
     page = read_page(url, content_type, body, rules, with_links=True)
     if isinstance(page.result, NoDocument):
         return ArticleRead(page.result, page.links, page.next_links)
+    text = page.result.text
     document = replace(page.result, text="")
+    health = {"text_chars": len(text), "boilerplate_kept": boilerplate_kept(text, rules.boilerplate)}
     try:
-        stored, staged = stage_text(Path(archive_dir), site, page.result.text, fsync=fsync)
+        stored, staged = stage_text(Path(archive_dir), site, text, fsync=fsync)
     except OSError as e:
-        return ArticleRead(document, page.links, page.next_links, error=e)
-    return ArticleRead(document, page.links, page.next_links, stored, staged)
+        return ArticleRead(document, page.links, page.next_links, error=e, **health)
+    return ArticleRead(document, page.links, page.next_links, stored, staged, **health)

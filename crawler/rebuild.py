@@ -598,7 +598,7 @@ class _ShareWork:
 
     def _extract(self, job: _Job, file_index: int) -> None:
         try:
-            result = extract_document(job.url, job.content_type, job.body, job.site.rules)
+            result = extract_document(job.url, job.content_type, job.body, job.site.rules_at(job.capture.date))
             if isinstance(result, NoDocument):
                 self.summary.skipped[f"no_document/{result.reason}"] += 1
                 return

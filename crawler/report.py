@@ -237,6 +237,7 @@ def render_site(fig: SiteFigures, archive_dir: Path, out_dir: Path, generated: d
     body = [
         f"<h1>{escape(fig.site)}</h1>",
         _written(archive_dir, generated),
+        *_alerts(last),
         '<nav><a href="#per-day">documents per day</a><a href="#failures">failures</a>'
         '<a href="#captures">captures by status</a><a href="#largest">largest</a>'
         '<a href="#emptiest">emptiest</a><a href="#runs">runs</a></nav>',
@@ -285,6 +286,30 @@ def _page(title: str, body: list[str]) -> str:
         + "\n".join(body)
         + "\n</main>\n</body>\n</html>\n"
     )
+
+
+def _alerts(last: dict[str, Any] | None) -> list[str]:
+    """The last run's health alerts (crawler.health), first thing on the page: what a curator must look at."""
+    if not last or "alerts" not in last:
+        return []
+    alerts = last["alerts"]
+    started = _when(last.get("started"))
+    if not alerts:
+        return [f'<p class="note" id="alerts">No alerts in the last run ({escape(started)}).</p>']
+    items = "".join(
+        f'<li><b>{escape(str(a.get("kind")))}</b>: {escape(str(a.get("message")))} '
+        f'<span class="meta">(before: {escape(_figure(a.get("before")))}, now: {escape(_figure(a.get("now")))})</span></li>'
+        for a in alerts
+    )
+    return [f'<section id="alerts" class="warn"><h2>Alerts of the last run ({escape(started)})</h2><ul>{items}</ul></section>']
+
+
+def _figure(value: Any) -> str:
+    if value is None:
+        return "no earlier run"
+    if isinstance(value, float) and value <= 1:
+        return f"{value:.0%}"
+    return f"{value:,}" if isinstance(value, (int, float)) else str(value)
 
 
 def _written(archive_dir: Path, generated: datetime) -> str:

@@ -17,6 +17,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawler.health import HISTORY, find_alerts, health_figures
 from crawler.store.atomic import publish_bytes
 from crawler.store.diskfull import final_reason, is_disk_full
 
@@ -67,10 +68,16 @@ class RunReport:
         self.started = datetime.now(UTC)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        site = getattr(getattr(spider, "site", None), "name", spider.name)
+        site_file = getattr(spider, "site", None)
+        site = getattr(site_file, "name", spider.name)
         report = self.build(site, final_reason(self.crawler, reason))
         name = self.started.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
         path = self.archive_dir / "runs" / site / name
+        report["health"] = health_figures(self.crawler.stats.get_stats(), site_file)
+        report["alerts"] = find_alerts(report["health"], _earlier_health(path.parent, name), site_file)
+        for alert in report["alerts"]:
+            logger.warning("Site %s: alert (%s): %s", site, alert["kind"], alert["message"])
+        self.crawler.stats.set_value("health/alerts", len(report["alerts"]))
         data = (json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
         try:
             publish_bytes(path, data)
@@ -108,6 +115,22 @@ class RunReport:
         return report
 
 
+def _earlier_health(folder: Path, this_run: str) -> list[dict[str, Any]]:
+    """The health figures of the site's earlier run reports, oldest first (a report unreadable or without them is left out)."""
+    earlier = []
+    names = sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+    for name in names[-4 * HISTORY :]:
+        if name >= this_run:
+            continue
+        try:
+            health = json.loads((folder / name).read_text(encoding="utf-8")).get("health")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(health, dict):
+            earlier.append(health)
+    return earlier
+
+
 def _summary(report: dict[str, Any]) -> str:
     failures = sum(n for kinds in report["failures"].values() for n in kinds.values())
     return (
@@ -115,5 +138,5 @@ def _summary(report: dict[str, Any]) -> str:
         f"{report['captures_written']} captures written, {report['documents_new']} new documents, "
         f"{report['documents_updated']} updated, {report['documents_unchanged']} unchanged, "
         f"{report['not_modified']} not modified, {report['skipped_not_new']} skipped as not new, "
-        f"{failures} failures, {report['duration_s']} s"
+        f"{failures} failures, {len(report.get('alerts', []))} alerts, {report['duration_s']} s"
     )

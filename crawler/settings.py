@@ -32,6 +32,9 @@ SCHEDULER_DISK_QUEUE = "crawler.frontier.SpooledRequestQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # A JSON report per run under ARCHIVE_DIR/runs/<site>/, and a summary in the log.
 RUN_REPORT_ENABLED = True
+# The exit code of a crawl whose run report lists health alerts (crawler.health), so that cron
+# mails it; 0 keeps the exit code of a finished crawl 0.
+ALERT_EXIT_CODE = 0
 EXTENSIONS = {
     # Before the run report: the committer's last counts are in the report.
     "crawler.workers.WorkerPool": 100,

@@ -14,13 +14,15 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import regex
+import tldextract
 
 from crawler.extract.rules import ExtractionRules, SelectorError, css_to_xpath
 from crawler.urls import URL_MATCH_TIMEOUT, compile_url_pattern, search_url
@@ -30,10 +32,12 @@ logger = logging.getLogger(__name__)
 # Read through importlib.resources: in a Scrapyd egg the package is a zip, not a folder.
 BUNDLED_DIR: Traversable = files("crawler") / "sites"
 
+_DOMAINS = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 # Matched whole (fullmatch): "$" alone would also accept a name ending in a newline.
 _NAME_RE = re.compile(r"[a-z0-9_]+")
-_REQUIRED = ("name", "allowed_domains", "start_urls", "article_pattern")
+_REQUIRED = ("name", "allowed_domains", "start_urls")
 _OPTIONAL = (
+    "article_pattern",
     "sitemap_urls",
     "feed_urls",
     "follow_pattern",
@@ -42,7 +46,10 @@ _OPTIONAL = (
     "body_selector",
     "drop_selectors",
     "date_selector",
+    "previous_rules",
 )
+# The extraction rules of a site file, which a redesign changes; previous_rules keeps earlier sets of them.
+_EXTRACTION_KEYS = ("boilerplate", "body_selector", "drop_selectors", "date_selector")
 
 
 class SiteFileError(ValueError):
@@ -56,11 +63,23 @@ class SiteFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class DatedRules:
+    """Extraction rules that held for the captures made before ``until`` (a [[previous_rules]] table)."""
+
+    until: datetime
+    boilerplate: tuple[str, ...] = ()
+    body_selector: str | None = None
+    drop_selectors: tuple[str, ...] = ()
+    date_selector: str | None = None
+
+
+@dataclass(frozen=True)
 class Site:
     name: str
     allowed_domains: tuple[str, ...]
     start_urls: tuple[str, ...]
-    article_pattern: re.Pattern[str]
+    # None: the crawl learns the shapes of the site's article URLs (crawler.shapes), and the pages judge themselves.
+    article_pattern: re.Pattern[str] | None = None
     sitemap_urls: tuple[str, ...] = ()
     feed_urls: tuple[str, ...] = ()
     follow_pattern: re.Pattern[str] | None = None
@@ -69,33 +88,63 @@ class Site:
     body_selector: str | None = None
     drop_selectors: tuple[str, ...] = ()
     date_selector: str | None = None
+    # Earliest first: a capture made before one's `until` takes the first such.
+    previous_rules: tuple[DatedRules, ...] = ()
     path: str = field(default="", compare=False)
     sha256: str = field(default="", compare=False)  # of the site file's bytes, for the warcinfo
     # URLs whose search was given up (URL_MATCH_TIMEOUT), by key: "article_pattern", "follow_pattern".
     match_timeouts: Counter[str] = field(default_factory=Counter, init=False, repr=False, compare=False)
     # The two patterns again, compiled by the regex module, whose searches can be bounded in
     # time; the re.Pattern fields stay as they were for whoever reads them.
-    _article_search: regex.Pattern[str] = field(init=False, repr=False, compare=False)
+    _article_search: regex.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _follow_search: regex.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         follow = compile_url_pattern(self.follow_pattern) if self.follow_pattern is not None else None
-        object.__setattr__(self, "_article_search", compile_url_pattern(self.article_pattern))
+        article = compile_url_pattern(self.article_pattern) if self.article_pattern is not None else None
+        object.__setattr__(self, "_article_search", article)
         object.__setattr__(self, "_follow_search", follow)
 
     @property
+    def learns_articles(self) -> bool:
+        """No article_pattern: which URLs are articles is learned from the site's pages (crawler.shapes)."""
+        return self.article_pattern is None
+
+    @property
     def rules(self) -> ExtractionRules:
-        """What extraction needs of this site, small and picklable for the worker processes."""
+        """The site file's current extraction rules, small and picklable for the worker processes."""
+        return self._extraction_rules(self)
+
+    def rules_at(self, captured: datetime | str) -> ExtractionRules:
+        """The rules that held when a page was captured (a datetime, or its WARC-Date).
+
+        A rebuild reads each capture with the rules of its day, so that captures made
+        before a redesign still give the texts their crawl stored.
+        """
+        try:
+            when = _utc(captured)
+        except (TypeError, ValueError):  # a capture without a readable WARC-Date: the current rules
+            return self.rules
+        held = next((r for r in self.previous_rules if when < r.until), None)
+        return self._extraction_rules(held) if held is not None else self.rules
+
+    def _extraction_rules(self, source: Site | DatedRules) -> ExtractionRules:
         return ExtractionRules(
-            boilerplate=self.boilerplate,
-            body_selector=self.body_selector,
-            drop_selectors=self.drop_selectors,
-            date_selector=self.date_selector,
-            article_pattern=self.article_pattern.pattern,
+            boilerplate=source.boilerplate,
+            body_selector=source.body_selector,
+            drop_selectors=source.drop_selectors,
+            date_selector=source.date_selector,
+            article_pattern=self.article_pattern.pattern if self.article_pattern is not None else None,
+            judge_articles=self.learns_articles,
         )
 
     def is_article(self, url: str) -> bool:
-        """article_pattern is found in the URL; a URL whose search is given up is no article."""
+        """article_pattern is found in the URL; a URL whose search is given up is no article.
+
+        Without an article_pattern any page may be one: it is read, and judged by what it holds.
+        """
+        if self._article_search is None:
+            return True
         return self._search("article_pattern", self._article_search, url)
 
     def should_follow(self, url: str) -> bool:
@@ -142,7 +191,28 @@ def resolve_site_path(name_or_path: str) -> Path | Traversable:
     return path
 
 
+def site_from_url(url: str) -> Site:
+    """A site with no site file: named after its registered domain, the URL its only start URL.
+
+    ``https://www.example.co.uk/news/`` is site ``example_co_uk`` on domain ``example.co.uk``
+    (subdomains included); which of its URLs are articles is learned as it is crawled.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SiteFileError(url, None, "only an http or https URL with a host can be crawled")
+    host = parts.hostname.lower().rstrip(".")
+    domain = host.removeprefix("www.")
+    # The suffix list bundled with tldextract: never fetched.
+    registered = _DOMAINS(host).top_domain_under_public_suffix or domain
+    name = re.sub(r"[^a-z0-9]+", "_", registered.encode("idna").decode("ascii")).strip("_")
+    data = {"name": name or "site", "allowed_domains": [domain], "start_urls": [urlunsplit(parts._replace(fragment=""))]}
+    return parse_site(data, f"<{url}>")
+
+
 def load_site(name_or_path: str) -> Site:
+    """A bundled site's name, a site file's path, or a site's address (``site_from_url``)."""
+    if name_or_path.startswith(("http://", "https://")):
+        return site_from_url(name_or_path)
     path = resolve_site_path(name_or_path)
     raw = path.read_bytes()
     try:
@@ -179,7 +249,7 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         name=name,
         allowed_domains=domains,
         start_urls=_str_list(data, "start_urls", path),
-        article_pattern=_regex(data, "article_pattern", path),
+        article_pattern=_regex(data, "article_pattern", path) if "article_pattern" in data else None,
         sitemap_urls=_str_list(data, "sitemap_urls", path),
         feed_urls=_str_list(data, "feed_urls", path),
         follow_pattern=_regex(data, "follow_pattern", path) if "follow_pattern" in data else None,
@@ -188,6 +258,7 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         body_selector=_selector(data, "body_selector", path),
         drop_selectors=tuple(_checked_css(s, "drop_selectors", path) for s in _str_list(data, "drop_selectors", path)),
         date_selector=_selector(data, "date_selector", path),
+        previous_rules=_previous_rules(data, path),
         path=str(path),
     )
     if site.max_pages < 0:
@@ -198,6 +269,46 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         for url in getattr(site, key):
             _check_url(site, key, url, path)
     return site
+
+
+def _previous_rules(data: dict[str, Any], path: Path | Traversable | str) -> tuple[DatedRules, ...]:
+    tables = _typed(data, "previous_rules", list, path, default=[])
+    found: list[DatedRules] = []
+    for n, table in enumerate(tables, 1):
+        key = f"previous_rules[{n}]"
+        if not isinstance(table, dict):
+            raise SiteFileError(path, key, "must be a table ([[previous_rules]])")
+        unknown = sorted(set(table) - {"until", *_EXTRACTION_KEYS})
+        if unknown:
+            raise SiteFileError(path, f"{key}.{unknown[0]}", f"unknown key (allowed: until, {', '.join(_EXTRACTION_KEYS)})")
+        until = table.get("until")
+        if isinstance(until, date) and not isinstance(until, datetime):
+            until = datetime(until.year, until.month, until.day, tzinfo=UTC)
+        if not isinstance(until, datetime):
+            raise SiteFileError(path, f"{key}.until", "required: a TOML date or date-time (2026-03-01, 2026-03-01T06:00:00Z)")
+        found.append(
+            DatedRules(
+                until=_utc(until),
+                boilerplate=_str_list(table, "boilerplate", f"{path}: {key}"),
+                body_selector=_selector(table, "body_selector", f"{path}: {key}"),
+                drop_selectors=tuple(
+                    _checked_css(s, "drop_selectors", f"{path}: {key}") for s in _str_list(table, "drop_selectors", f"{path}: {key}")
+                ),
+                date_selector=_selector(table, "date_selector", f"{path}: {key}"),
+            )
+        )
+    found.sort(key=lambda r: r.until)
+    for a, b in zip(found, found[1:], strict=False):
+        if a.until == b.until:
+            raise SiteFileError(path, "previous_rules", f"two tables hold until {a.until.isoformat()}")
+    return tuple(found)
+
+
+def _utc(when: datetime | str) -> datetime:
+    """A datetime in UTC; a WARC-Date string or a time without a zone is taken as UTC."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _check_url(site: Site, key: str, url: str, path: Path | Traversable | str) -> None:

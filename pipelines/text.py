@@ -11,6 +11,7 @@ from scrapy.exceptions import NotConfigured
 from crawler.capture.middleware import CAPTURE_META_KEY
 from crawler.capture.records import CaptureRef, warc_date
 from crawler.extract.document import NoDocument
+from crawler.health import HealthTally
 from crawler.items import ArticleItem
 from crawler.store.atomic import discard
 from crawler.store.committer import DocumentCommit, committer
@@ -35,6 +36,7 @@ class ArticlePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.committer = committer(crawler)
+        self.health = HealthTally()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArticlePipeline:
@@ -46,6 +48,7 @@ class ArticlePipeline:
     async def close_spider(self) -> None:
         # Every text handed over is on disk, with its manifest line, before the run report is written.
         await self.committer.flush()
+        self.health.close(self.crawler.stats)
 
     async def process_item(self, item: ArticleItem) -> ArticleItem:
         if not isinstance(item, ArticleItem):
@@ -63,8 +66,8 @@ class ArticlePipeline:
             # An extraction error is a page we could not read: worth a look, unlike a listing.
             log = logger.warning if result.reason == "error" else logger.info
             log("No document from %s: %s", response.url, result.detail)
-            # A listing is fetched again on every run, and a wall (consent, login) may be gone next time.
-            if result.reason not in ("not_article", "wall"):
+            # A listing is fetched again on every run, and a wall (consent, login, bot check) may be gone next time.
+            if result.reason not in ("not_article", "wall", "blocked"):
                 self.committer.add_visit(self._visit(item, capture, None, None))
             return item
         if read.error is not None:
@@ -74,6 +77,7 @@ class ArticlePipeline:
             # all, and the state is not told.
             stop_for_disk_full(self.crawler, read.error, logger)
             return item
+        self.health.observe(stats, result, read.text_chars, read.boilerplate_kept)
         for note in result.notes:
             stats.inc_value(f"text/{note}")
             logger.info("%s on %s: the generic extraction was used", note.replace("_", " "), response.url)

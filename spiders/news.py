@@ -36,10 +36,13 @@ from crawler.article import ArticleRead, read_article
 from crawler.capture.middleware import CAPTURE_META_KEY
 from crawler.capture.reading import taken_read
 from crawler.capture.records import warc_date
+from crawler.discovery import Discovered, announced_feeds, robots_url, usual_feeds, usual_sitemaps
 from crawler.items import ArticleItem
-from crawler.sites import Site, load_site
+from crawler.shapes import ShapeLearner
+from crawler.sites import Site, load_site, site_from_url
 from crawler.store.committer import committer
 from crawler.store.state import SiteState, open_state
+from crawler.store.textstore import Document
 from crawler.urls import canonical_url, page_links, useless_reason
 from crawler.workers import worker_pool
 
@@ -66,16 +69,19 @@ class NewsSpider(Spider):
     site_ref: str | None = None
     # The methods its requests name as callback or errback, and the counters its requests carry in
     # meta: all that a request read back from a shared crawl's queue may name (crawler.scaleout.entries).
-    request_callbacks = frozenset({"parse", "parse_sitemap", "parse_feed", "_failed"})
+    request_callbacks = frozenset({"parse", "parse_sitemap", "parse_feed", "_failed", "_robots_failed"})
     request_meta_counts = frozenset({LISTING_DEPTH_KEY})
 
-    def __init__(self, site: str | None = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, site: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> None:
         ref = site or self.site_ref
-        if not ref:
-            raise ValueError("no site given: run `scrapy crawl news -a site=NAME_OR_PATH`")
-        self.site: Site = load_site(ref)
+        if not (ref or url):
+            raise ValueError("no site given: run `scrapy crawl news -a site=NAME_OR_PATH` or `-a url=URL`")
+        self.site: Site = site_from_url(url) if url else load_site(ref)
         self.allowed_domains = list(self.site.allowed_domains)
         super().__init__(*args, **kwargs)
+        # No article_pattern: which links are articles is learned from the site's own pages.
+        self.learner: ShapeLearner | None = ShapeLearner() if self.site.learns_articles else None
+        self.discovered = Discovered()
         # This run's URLs only: the state of earlier runs lives in the site's state (crawler.store.state).
         self._scheduled: set[str] = set()
         self._requested = 0
@@ -115,6 +121,18 @@ class NewsSpider(Spider):
     async def start(self) -> AsyncIterator[Any]:
         if not self._seeds_queue():
             return
+        if self.learner is not None:
+            logger.info(
+                "Site %s (%s): no article_pattern; the shapes of its article URLs are learned from its pages",
+                self.site.name, ", ".join(self.site.allowed_domains),
+            )
+            if not self.site.sitemap_urls:
+                # The site's own list of sitemaps first; the usual places only if it names none.
+                for start in self.site.start_urls[:1]:
+                    robots = robots_url(start)
+                    self._given.add(canonical_url(robots))
+                    for request in self._follow(robots, self.parse_sitemap):
+                        yield request.replace(errback=self._robots_failed)
         for url in self.site.sitemap_urls:
             for request in self._follow(url, self.parse_sitemap):
                 yield request
@@ -143,6 +161,24 @@ class NewsSpider(Spider):
         # URLs whose pattern search ran out of time (a backtracking pattern): in the stats, for the report.
         for key, count in self.site.match_timeouts.items():
             self.crawler.stats.set_value(f"news/pattern_timeout/{key}", count)
+        if self.learner is not None:
+            self._say_what_was_learned()
+
+    def _say_what_was_learned(self) -> None:
+        assert self.learner is not None
+        for shape, state, articles, others, skipped in self.learner.summary():
+            logger.info("Site %s: URL shape %s: %s (%d articles, %d other pages, %d links not fetched)",
+                        self.site.name, shape, state, articles, others, skipped)
+        stats = self.crawler.stats
+        if not stats.get_value("health/documents") and not stats.get_value("news/not_new_skipped"):
+            failed = sum(v for k, v in stats.get_stats().items() if k.startswith("news/fetch_failed/"))
+            logger.error(
+                "Site %s: no article found from %s (%d pages read, %d requests failed): the address may not "
+                "answer, or its pages carry no article metadata nor publication date; write a site file with an "
+                "article_pattern (scrapy newsite URL -o FILE.toml, then edit it)",
+                self.site.name, ", ".join(self.site.start_urls), stats.get_value("news/article_response", 0), failed,
+            )
+            stats.set_value("news/no_article_found", 1)
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[Any]:
         """Every page: an article becomes an item; links lead to more pages."""
@@ -162,8 +198,17 @@ class NewsSpider(Spider):
             if read is not None:
                 found = (read.links, read.next_links)
             yield ArticleItem(url=response.url, site=self.site.name, response=response, read=read)
+            if self.learner is not None and read is not None:
+                # Judged under the URL its link was offered as, before any redirect.
+                offered = canonical_url((response.meta.get("redirect_urls") or [response.url])[0])
+                for follow in self.learner.judged(offered, isinstance(read.result, Document)):
+                    for request in self._follow(*follow):
+                        yield request
         if not isinstance(response, HtmlResponse):
             return
+        if self.learner is not None and canonical_url(response.url) in self._start_pages:
+            for request in self._feeds_of(response):
+                yield request
         if found is None:
             found = page_links(response.selector.root, get_base_url(response), response.encoding)
         links, next_links = found
@@ -172,11 +217,16 @@ class NewsSpider(Spider):
             # Most links of a page (menus, "latest news") were scheduled from an earlier one.
             if canon in self._scheduled:
                 continue
-            if self.site.is_article(canon) or self.site.should_follow(canon):
+            if self.learner is not None and not self.site.should_follow(canon):
+                for follow in self._offer(canon, depth=depth):
+                    for request in self._follow(*follow):
+                        yield request
+            elif self.site.is_article(canon) or self.site.should_follow(canon):
                 for request in self._follow(canon, self.parse, depth=depth):
                     yield request
         # Pagination is followed even where follow_pattern does not name it.
         for canon in next_links:
+            self.discovered.page(canon)
             for request in self._follow(canon, self.parse, depth=depth):
                 yield request
 
@@ -196,7 +246,8 @@ class NewsSpider(Spider):
             read_article,
             response.url,
             response.headers.get(b"Content-Type", b"").decode("latin-1"),
-            rules=self.site.rules,
+            # The rules of the day it is read, as a rebuild reads its capture by the WARC-Date.
+            rules=self.site.rules_at(datetime.now(UTC)),
             archive_dir=self.settings.get("ARCHIVE_DIR"),
             site=self.site.name,
             fsync=committer(self.crawler).stage_fsync,
@@ -204,7 +255,12 @@ class NewsSpider(Spider):
 
     def parse_sitemap(self, response: Response) -> Iterable[Request]:
         if response.url.endswith("/robots.txt"):
-            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            listed = list(sitemap_urls_from_robots(response.body, base_url=response.url))
+            how = "named in robots.txt"
+            if not listed and self.learner is not None:
+                listed, how = usual_sitemaps(response.url), "at the usual place (robots.txt names no sitemap)"
+            for url in listed:
+                self.discovered.ask(url, how)
                 yield from self._follow(url, self.parse_sitemap)
             return
         try:
@@ -223,12 +279,16 @@ class NewsSpider(Spider):
             self.crawler.stats.inc_value("news/sitemap_invalid")
             logger.warning("Not a sitemap, ignored: %s", response.url)
             return
+        self.discovered.sitemap(response.url)
         for entry in sitemap:
             loc = entry.get("loc")
             if not loc:
                 continue
             if sitemap.type == "sitemapindex":
                 yield from self._follow(loc, self.parse_sitemap)
+            elif self.learner is not None:
+                for follow in self._offer(canonical_url(loc), changed=_date(entry.get("lastmod"))):
+                    yield from self._follow(*follow)
             elif self.site.is_article(canonical_url(loc)):
                 yield from self._follow(loc, self.parse, changed=_date(entry.get("lastmod")))
 
@@ -251,9 +311,14 @@ class NewsSpider(Spider):
             for e in entry.iter(f"{_ATOM}link"):
                 if e.get("rel", "alternate") == "alternate" and e.get("href"):
                     links.append((e.get("href", ""), date))
+        self.discovered.feed(response.url)
         for link, date in links:
             url = response.urljoin(link)
-            if self.site.is_article(canonical_url(url)):
+            if self.learner is not None:
+                # The site calls these articles: their shapes are article shapes without a sample.
+                for follow in self._offer(canonical_url(url), changed=date, article=True):
+                    yield from self._follow(*follow)
+            elif self.site.is_article(canonical_url(url)):
                 yield from self._follow(url, self.parse, changed=date)
 
     def _follow(
@@ -270,7 +335,7 @@ class NewsSpider(Spider):
         meta: dict[str, Any] = {}
         if callback == self.parse:
             # A listing reached from a page is one hop deeper; an article stays at its listing's depth.
-            depth = depth if self.site.is_article(canon) or canon in self._given else depth + 1
+            depth = depth if self._article_url(canon) or canon in self._given else depth + 1
             limit = self.listing_depth_limit
             if limit and depth > limit and self.site.owns(canon):
                 # Not marked as scheduled: a shorter path to the same page may still come.
@@ -296,7 +361,7 @@ class NewsSpider(Spider):
             logger.debug("Not requested (%s): %s", reason, canon)
             return
         headers: dict[str, str] = {}
-        known = self.site_state.known(canon) if self.site_state is not None and self.site.is_article(canon) else None
+        known = self.site_state.known(canon) if self.site_state is not None and self._article_url(canon) else None
         if known is not None:
             if changed is not None and changed <= known.fetched_at:
                 stats.inc_value("news/not_new_skipped")
@@ -321,6 +386,46 @@ class NewsSpider(Spider):
         self._requested += 1
         yield Request(canon, callback=callback, errback=self._failed, headers=headers, meta=meta)
 
+    def _article_url(self, canon: str) -> bool:
+        """An article URL by the site file's pattern, or by a shape learned to be one's."""
+        if self.learner is not None:
+            return self.learner.is_article_shape(canon)
+        return self.site.is_article(canon)
+
+    def _offer(
+        self, canon: str, changed: datetime | None = None, depth: int = 0, article: bool = False
+    ) -> list[tuple[str, Callable[..., Any], datetime | None, int]]:
+        """What to follow of a link on a site whose articles are learned (crawler.shapes): (url, callback, changed, depth)."""
+        assert self.learner is not None
+        if canon in self._scheduled or not self.site.owns(canon) or useless_reason(canon):
+            return [(canon, self.parse, changed, depth)]  # _follow counts and drops it
+        return self.learner.offer(canon, (canon, self.parse, changed, depth), article=article)
+
+    @property
+    def _start_pages(self) -> set[str]:
+        return {canonical_url(u) for u in self.site.start_urls}
+
+    def _feeds_of(self, response: Response) -> Iterable[Request]:
+        """The feeds a start page announces, or the usual places when it announces none (unless the site file names feeds)."""
+        if self.site.feed_urls:
+            return
+        found, how = announced_feeds(response), f"announced by {response.url}"
+        if not found:
+            found, how = usual_feeds(response.url), "at the usual place (the home page announces no feed)"
+        for url in found:
+            if self.site.owns(url):
+                self._given.add(canonical_url(url))
+                self.discovered.ask(url, how)
+                yield from self._follow(url, self.parse_feed)
+
+    def _robots_failed(self, failure: Failure) -> Iterable[Request]:
+        """No robots.txt to name the sitemaps: the usual places (unless the host did not answer at all)."""
+        request = getattr(failure, "request", None)
+        if request is not None and failure.check(HttpError):
+            for url in usual_sitemaps(request.url):
+                self.discovered.ask(url, "at the usual place (the site has no robots.txt)")
+                yield from self._follow(url, self.parse_sitemap)
+
     def _failed(self, failure: Failure) -> Failure | None:
         """A request that got no response: logged with its URL and reason, counted as news/fetch_failed/<reason>.
 
@@ -330,6 +435,11 @@ class NewsSpider(Spider):
         """
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        if self.learner is not None and request is not None:
+            # A sample that gave no page: another link of its shape is judged in its place.
+            for follow in self.learner.failed(request.url):
+                for again in self._follow(*follow):
+                    self.crawler.engine.crawl(again)
         reason = _failure_reason(failure.value)
         if reason is None:
             return failure

@@ -212,12 +212,16 @@ def test_a_wall_rule_keeps_real_articles_that_mention_cookies_logins_or_subscrip
     # "اشترك" also means "took part": a short report of who took part is news, not a paywall.
     took_part = article_page("خبر قصير", ["اشترك آلاف المزارعين في الوقفة الاحتجاجية أمام مبنى المحافظة صباح اليوم للمطالبة بتعويضات عن خسائر الجفاف."])
     about_login = article_page("خبر", [*PARAGRAPHS[:2], "وطالبت الوزارة المواطنين بعدم مشاركة كلمة المرور الخاصة بحساباتهم على منصة الدعم."])
-    for page in (with_banner, took_part, about_login):
+    # A short report about a refusal is news, not the site refusing the crawler.
+    about_denied = article_page("خبر قصير", ["قال صحفيون إن الوصول مرفوض إلى المعبر الحدودي منذ الصباح، وإن عشرات الشاحنات تنتظر دورها للعبور."])
+    for page in (with_banner, took_part, about_login, about_denied):
         result = extract_document("http://127.0.0.1/news/x", ct, page.encode())
         assert not isinstance(result, NoDocument), result
     assert extract_document("http://127.0.0.1/news/x", ct, COOKIE_WALL.encode()) == NoDocument(
         "wall", "a consent prompt instead of the article"
     )
+    bot_check = '<html><head><title>Just a moment...</title></head><body><h1>Checking your browser before accessing the site.</h1><p>Please complete the captcha to continue.</p></body></html>'
+    assert extract_document("http://127.0.0.1/news/x", ct, bot_check.encode()).reason == "blocked"
 
 
 # --- Downloads that fail ------------------------------------------------------------------

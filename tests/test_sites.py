@@ -50,7 +50,7 @@ def test_a_site_file_by_path(tmp_path: Path) -> None:
 
 BAD_FILES = {
     "unknown_key": (GOOD + 'colour = "red"\n', "colour", "unknown key"),
-    "missing_key": (GOOD.replace("article_pattern = '/\\d{4}/\\d{2}/'", ""), "article_pattern", "missing"),
+    "missing_key": ("\n".join(l for l in GOOD.splitlines() if not l.startswith("start_urls")) + "\n", "start_urls", "missing"),
     "bad_regex": (GOOD.replace("'/\\d{4}/\\d{2}/'", "'/(\\d{4}/'"), "article_pattern", "bad regular expression"),
     "bad_follow_regex": (GOOD + "follow_pattern = '[a-'\n", "follow_pattern", "bad regular expression"),
     "bad_name": (GOOD.replace('"good"', '"Bad Name"'), "name", "[a-z0-9_]+"),
@@ -102,7 +102,7 @@ def test_bad_site_file_error_names_file_and_key(tmp_path: Path, case: str) -> No
         ({"article_pattern": "(unclosed"}, "article_pattern"),
         ({"colour": "red"}, "colour"),
         ({"start_urls": ["http://localhost:1/"]}, "start_urls"),
-        ({"article_pattern": None}, "article_pattern"),
+        ({"allowed_domains": None}, "allowed_domains"),
         ({"body_selector": "article >"}, "body_selector"),
         ({"body_selector": "//div[@class='body']"}, "body_selector"),
         ({"name": "../fixture"}, "name"),

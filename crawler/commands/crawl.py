@@ -19,7 +19,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.cdx import stale_index_files
 from crawler.scaleout import REDIS_LOST_REASON, is_shared
-from crawler.sites import SiteFileError, load_site
+from crawler.sites import SiteFileError, load_site, site_from_url
 from crawler.store.atomic import sweep_temporary
 from crawler.store.diskfull import DISK_FULL_REASON
 from crawler.store.state import CrawlLock, CrawlLockError
@@ -41,11 +41,14 @@ class Command(ScrapyCrawlCommand):
             except KeyError as e:
                 raise UsageError(f"no spider named {args[0]!r} (see `scrapy list`)", print_help=False) from e
             if issubclass(spider_cls, NewsSpider):
+                url = opts.spargs.get("url")
                 ref = opts.spargs.get("site") or spider_cls.site_ref
-                if not ref:
-                    raise UsageError("the news spider needs a site: -a site=NAME_OR_PATH", print_help=False)
+                if url and opts.spargs.get("site"):
+                    raise UsageError("give the news spider a site file (-a site=...) or an address (-a url=...), not both", print_help=False)
+                if not (ref or url):
+                    raise UsageError("the news spider needs a site: -a site=NAME_OR_PATH, or -a url=URL", print_help=False)
                 try:
-                    site = load_site(ref)
+                    site = site_from_url(url) if url else load_site(ref)
                 except SiteFileError as e:
                     raise UsageError(str(e), print_help=False) from e
                 assert self.settings is not None
@@ -79,10 +82,18 @@ class Command(ScrapyCrawlCommand):
         super().run(args, opts)
 
     def _fail_unless_finished(self) -> None:
-        """A crawl stopped by a full disk or a lost Redis exits non-zero, so that a scheduler sees it."""
+        """A crawl stopped by a full disk or a lost Redis exits non-zero, so that a scheduler sees it.
+
+        A crawl that finished with health alerts (crawler.health) exits with ALERT_EXIT_CODE, when
+        it is set: cron mails a run whose exit code is not 0.
+        """
         stats = self._crawler.stats if self._crawler is not None else None
-        if stats is not None and stats.get_value("finish_reason") in (DISK_FULL_REASON, REDIS_LOST_REASON):
+        if stats is None:
+            return
+        if stats.get_value("finish_reason") in (DISK_FULL_REASON, REDIS_LOST_REASON) or stats.get_value("news/no_article_found"):
             self.exitcode = 1
+        elif stats.get_value("health/alerts") and self._crawler.settings.getint("ALERT_EXIT_CODE"):
+            self.exitcode = self._crawler.settings.getint("ALERT_EXIT_CODE")
 
 
 def _check_redis(settings: BaseSettings) -> None:

@@ -2,7 +2,7 @@
 
 Files under the root are served as they are, read at each request (tests
 edit pages between crawls). ``routes.toml`` in the root says what is not a
-plain file: redirects, 404s, aliases, a missing charset, chunked or
+plain file: redirects, error statuses (404, or a route's own 403, 503...), aliases, a missing charset, chunked or
 truncated bodies, repeated Set-Cookie headers, a reason phrase of the
 server's own, and the path prefixes served
 gzip-compressed. Every request is logged as one JSON line before it is
@@ -108,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
                 '<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8"><title>404</title></head>'
                 "<body><h1>الصفحة غير موجودة</h1></body></html>".encode()
             )
-            return 404, [("Content-Type", "text/html; charset=utf-8")], body, route
+            # A route's own error status (403, 429, 503: a site refusing the crawler), else not found.
+            return (status if status >= 400 else 404), [("Content-Type", "text/html; charset=utf-8")], body, route
         body = file.read_bytes()
         if file.suffix in _TEXT_SUFFIXES:
             body = self._fill(body)

@@ -145,10 +145,15 @@ def _extract(
         return NoDocument("not_article", reason)
     # Read before the body is pruned: captions and date lines may go with it.
     published, author, language, canonical = meta.published, meta.author, meta.language, meta.canonical_url
+    if rules.judge_articles and not (meta.typed_as_article or published):
+        return NoDocument("not_article", "no article metadata and no publication date")
     captions = [c.text_content() for c in tree.iter("figcaption")]
     wall = wall_kind(tree)
 
     notes: list[str] = []
+    # Counted for the site's health (crawler.health): a theme change shows as selectors that stop matching.
+    if rules.date_selector and meta.selector_date() is None:
+        notes.append("date_selector_missed")
     paragraphs: list[str] | None = None
     if rules.body_selector:
         chosen = [el for el in css_to_xpath(rules.body_selector)(tree) if isinstance(el, html.HtmlElement)]
@@ -162,6 +167,8 @@ def _extract(
     rules_filter = ParagraphFilter(rules.boilerplate, captions=captions, title=title, site_names=meta.site_names)
     kept, byline = rules_filter.apply(paragraphs)
     if is_wall(wall, kept):
+        if wall == "bot_check":
+            return NoDocument("blocked", "a bot check or access-denied page instead of the article")
         return NoDocument("wall", f"a {wall} prompt instead of the article")
     if not kept:
         return NoDocument("no_body", "no article body found")

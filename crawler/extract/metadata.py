@@ -195,13 +195,19 @@ class PageMetadata:
             return urljoin(self.url, og)
         return self.url
 
-    def _visible_date(self) -> str | None:
-        """A date line the site wrote for the article: in date_selector, else near the headline or body."""
+    def selector_date(self) -> str | None:
+        """The date in the site file's date_selector, if it names an element with one."""
         if self.rules.date_selector:
             for el in css_to_xpath(self.rules.date_selector)(self.tree):
                 text = el if isinstance(el, str) else _clean(el.get("datetime") or el.text_content())
                 if found := _iso(text) or parse_arabic_date(text):
                     return found
+        return None
+
+    def _visible_date(self) -> str | None:
+        """A date line the site wrote for the article: in date_selector, else near the headline or body."""
+        if found := self.selector_date():
+            return found
         region = self._article_region()
         if region is None:
             return None

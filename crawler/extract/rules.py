@@ -31,6 +31,9 @@ class ExtractionRules:
     drop_selectors: tuple[str, ...] = ()
     date_selector: str | None = None
     article_pattern: str | None = None
+    # A site without an article_pattern: every page is read, and only one with article metadata
+    # or a publication date is an article (an "about" or contact page is prose, not news).
+    judge_articles: bool = False
 
 
 NO_RULES = ExtractionRules()

@@ -1,9 +1,11 @@
-"""Walls: a 200 whose page is a cookie-consent, login or paywall prompt instead of the article.
+"""Walls: a 200 whose page is a cookie-consent, login or paywall prompt, or a bot check, instead of the article.
 
 Sites answer an article URL with a wall when they want consent, a login or a
 subscription first. Storing the prompt as the article's text would put the
 same few lines under every URL of the site; the page gives no document
-(reason ``wall``), and its capture keeps what the site answered.
+(reason ``wall``; ``blocked`` for a bot check or an access-denied page, which
+the site's health counts: crawler.health), and its capture keeps what the
+site answered.
 
 Conservative on purpose, so that no real article is lost: a page is a wall
 only when the whole page is short (a cookie banner next to a full article
@@ -22,8 +24,16 @@ from lxml import html
 _WALL_PAGE_MAX = 1500
 # Text kept by extraction, prompt lines set aside, above which there is an article to keep.
 _ARTICLE_MIN = 200
-# In the order a page is named by: a paywall page offers a login too, a consent page a privacy link.
+# In the order a page is named by: a bot check comes first (its pages may speak of cookies and
+# logins too), a paywall page offers a login too, a consent page a privacy link.
 _WALL_WORDS = {
+    # A site (or its CDN) refusing the crawler with a 200: a captcha, "just a moment", Akamai's access
+    # denied. Not "الوصول مرفوض" alone: news reports access refused at a border crossing.
+    "bot_check": re.compile(
+        r"captcha|attention required|just a moment\.\.\.|checking your browser|verify you are human"
+        r"|are you a robot|request unsuccessful|you don't have permission to access|تحقق من أنك لست روبوت|لست روبوتاً?",
+        re.IGNORECASE,
+    ),
     "consent": re.compile(
         r"cookie|consent|ملفات تعريف الارتباط|ملفات الارتباط|الكوكيز|كوكيز|سياسة الخصوصية|قبول الكل|موافق على",
         re.IGNORECASE,
@@ -40,7 +50,7 @@ _SPACE_RE = re.compile(r"\s+")
 
 
 def wall_kind(tree: html.HtmlElement) -> str | None:
-    """What the page is a wall for ("consent", "login", "paywall"), if it may be one; read before pruning."""
+    """What the page is a wall for ("bot_check", "consent", "login", "paywall"), if it may be one; read before pruning."""
     body = tree.find("body")
     if body is None:
         return None
