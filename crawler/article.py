@@ -19,6 +19,10 @@ from crawler.store.atomic import Staged
 from crawler.store.textstore import Document, StoredText, stage_text
 
 
+# What a body cut short gives: not the first part of an article as if it were all of it.
+CUT = NoDocument("truncated", "the body was cut short in transfer: its compressed stream ends early")
+
+
 @dataclass(frozen=True)
 class ArticleRead:
     result: Document | NoDocument  # a Document's text is "": it stays on disk, staged
@@ -33,9 +37,13 @@ class ArticleRead:
 
 
 def read_article(
-    url: str, content_type: str, body: bytes, rules: ExtractionRules, archive_dir: str, site: str, fsync: bool
+    url: str, content_type: str, body: bytes, rules: ExtractionRules, archive_dir: str, site: str, fsync: bool,
+    cut: bool = False,
 ) -> ArticleRead:
+    """``cut``: the body ended early in transfer (crawler.capture.reading.cut_short): its links, no document."""
     page = read_page(url, content_type, body, rules, with_links=True)
+    if cut:
+        return ArticleRead(CUT, page.links, page.next_links)
     if isinstance(page.result, NoDocument):
         return ArticleRead(page.result, page.links, page.next_links)
     text = page.result.text

@@ -56,6 +56,8 @@ from warcio.recordloader import ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 
 from crawler import settings as default_settings
+from crawler.article import CUT
+from crawler.capture.reading import cut_short
 from crawler.capture.records import CaptureRef
 from crawler.extract.document import NoDocument, extract_document
 from crawler.sites import Site
@@ -150,6 +152,7 @@ class _Job:
     body: bytes
     capture: CaptureRef
     offset: int  # of the record in its WARC file
+    cut: bool = False  # its compressed body ends early (crawler.capture.reading.cut_short): no document, as in the crawl
 
 
 def find_warc_files(sources: Iterable[str | Path]) -> list[Path]:
@@ -597,6 +600,9 @@ class _ShareWork:
         return None
 
     def _extract(self, job: _Job, file_index: int) -> None:
+        if job.cut:
+            self.summary.skipped[f"no_document/{CUT.reason}"] += 1
+            return
         try:
             result = extract_document(job.url, job.content_type, job.body, job.site.rules_at(job.capture.date))
             if isinstance(result, NoDocument):
@@ -1056,7 +1062,8 @@ def _job_for(
         summary.skipped["too_large"] += 1
         logger.warning("%s: offset %d: %s inflates past %d bytes, skipped", warc_file, offset, uri, _MAX_DECODED)
         return None
-    return _Job(site, uri, http.get_header("Content-Type") or "", body, _capture_ref(record, warc_file), offset)
+    cut = cut_short(raw, encodings)
+    return _Job(site, uri, http.get_header("Content-Type") or "", body, _capture_ref(record, warc_file), offset, cut)
 
 
 def _capture_ref(record: Any, warc_file: Path) -> CaptureRef:

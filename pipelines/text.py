@@ -66,8 +66,9 @@ class ArticlePipeline:
             # An extraction error is a page we could not read: worth a look, unlike a listing.
             log = logger.warning if result.reason == "error" else logger.info
             log("No document from %s: %s", response.url, result.detail)
-            # A listing is fetched again on every run, and a wall (consent, login, bot check) may be gone next time.
-            if result.reason not in ("not_article", "wall", "blocked"):
+            # A listing is fetched again on every run; a wall (consent, login, bot check) may be gone next
+            # time, and a body cut short may come whole.
+            if result.reason not in ("not_article", "wall", "blocked", "truncated"):
                 self.committer.add_visit(self._visit(item, capture, None, None))
             return item
         if read.error is not None:
@@ -80,7 +81,8 @@ class ArticlePipeline:
         self.health.observe(stats, result, read.text_chars, read.boilerplate_kept)
         for note in result.notes:
             stats.inc_value(f"text/{note}")
-            logger.info("%s on %s: the generic extraction was used", note.replace("_", " "), response.url)
+            fallback = ": the generic extraction was used" if note.endswith("selector_missed") else ""
+            logger.info("%s on %s%s", note.replace("_", " "), response.url, fallback)
         if stats.get_value(DISK_FULL_STAT):
             # The crawl is stopping for want of space; this page is fetched again next run.
             if read.staged is not None:

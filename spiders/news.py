@@ -230,7 +230,7 @@ class NewsSpider(Spider):
             for request in self._follow(canon, self.parse, depth=depth):
                 yield request
 
-    def reader_for(self, request: Request, response: Response) -> Callable[[bytes], ArticleRead] | None:
+    def reader_for(self, request: Request, response: Response) -> Callable[..., ArticleRead] | None:
         """An article page is read in the worker job that captures it (crawler.capture.reading), from one copy of its body."""
         if request.callback != self.parse or not self.read_articles or response.status != 200:
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract.arabic_dates import normalize_digits, parse_arabic_date
+from crawler.extract.arabic_dates import normalize_digits, parse_arabic_date, parse_hijri_date
 
 CASES = {
     "numeric_with_city": ("2022.02.10 | 10:00 دمشق", "2022-02-10T10:00:00+02:00"),
@@ -46,3 +46,35 @@ def test_no_full_date_gives_none(text: str) -> None:
 
 def test_normalize_digits() -> None:
     assert normalize_digits("٢٠٢٢/۰۲") == "2022/02"
+
+
+HIJRI_CASES = {
+    "indic_with_h": ("١٤ رجب ١٤٤٣ هـ", ("2022-02-15", "١٤ رجب ١٤٤٣ هـ")),
+    "beside_gregorian": ("الثلاثاء 15 فبراير 2022 - 14 رجب 1443 هـ - دمشق", ("2022-02-15", "14 رجب 1443 هـ")),
+    "two_word_month_hamza": ("٣٠ جمادى الأولى ١٤٤٣ هـ", ("2022-01-03", "٣٠ جمادى الأولى ١٤٤٣ هـ")),
+    "dhu_al_hijja_no_h": ("3 ذو الحجة 1444", ("2023-06-21", "3 ذو الحجة 1444")),
+    "h_without_tatweel": ("1 رمضان 1445ه", ("2024-03-11", "1 رمضان 1445ه")),
+}
+
+
+@pytest.mark.parametrize("text, expected", HIJRI_CASES.values(), ids=list(HIJRI_CASES))
+def test_hijri_dates_are_converted_and_kept_as_written(text: str, expected: tuple[str, str]) -> None:
+    assert parse_hijri_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["31 رجب 1443", "14 رجب 2022", "رجب 1443", "صفر الخير"])
+def test_no_hijri_date_gives_none(text: str) -> None:
+    # Rajab has 29 or 30 days; 2022 is no Hijri year; a month alone is no date.
+    assert parse_hijri_date(text) is None
+
+
+def test_a_page_dated_in_hijri_only_gets_its_gregorian_date_and_keeps_the_hijri_one() -> None:
+    from crawler.extract.document import extract_document
+
+    para = "قالت مصادر محلية إن الأهالي في المدينة ينتظرون منذ أسابيع عودة الخدمات الأساسية إلى أحيائهم. " * 4
+    page = (
+        '<html lang="ar"><head><meta charset="utf-8"><title>خبر</title></head><body><article><h1>عنوان الخبر المنشور</h1>'
+        f'<div class="post-date">الثلاثاء ١٤ رجب ١٤٤٣ هـ</div><p>{para}</p><p>{para}</p></article></body></html>'
+    )
+    doc = extract_document("http://example.org/news/1", "text/html; charset=utf-8", page.encode())
+    assert (doc.published, doc.published_hijri) == ("2022-02-15", "١٤ رجب ١٤٤٣ هـ")

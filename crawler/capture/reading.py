@@ -17,6 +17,7 @@ reads it itself or never sees it.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,13 +33,15 @@ READ_META_KEY = "warc_capture_read"
 class BodyReader:
     """``read`` on a response's body, decoded in the worker as Scrapy's HttpCompressionMiddleware decodes it."""
 
-    read: Callable[[bytes], Any]
+    read: Callable[..., Any]  # read(body, cut=...): cut says the compressed body ended early
     content_encoding: tuple[bytes, ...]  # the response's Content-Encoding header values
     max_size: int  # DOWNLOAD_MAXSIZE, or the request's download_maxsize
 
     def __call__(self, payload: bytes) -> Any | None:
         body = self.decoded(payload)
-        return None if body is None else self.read(body)
+        if body is None:
+            return None
+        return self.read(body, cut=cut_short(payload, self.content_encoding))
 
     def decoded(self, payload: bytes) -> bytes | None:
         """The body the spider will get; None when Scrapy will not decode it whole (unknown coding, a bomb, corrupt)."""
@@ -54,6 +57,31 @@ class BodyReader:
         except Exception:  # noqa: BLE001 - Scrapy's middleware meets the same error, and drops or logs the response
             return None
         return payload
+
+
+def cut_short(payload: bytes, content_encoding: tuple[bytes, ...] | list[bytes]) -> bool:
+    """Whether a gzip or deflate body ends before its stream does: cut in transfer, though its length matched.
+
+    Scrapy's decoders keep what inflates of such a body, which would give the
+    first part of an article as if it were all of it.
+    """
+    codings = [c.strip().lower() for value in content_encoding for c in value.split(b",") if c.strip()]
+    if not codings or codings[-1] not in (b"gzip", b"x-gzip", b"deflate"):
+        return False
+    data = payload
+    while data:
+        # 47: a gzip or zlib header, whichever it is; a raw deflate stream has none.
+        inflater = zlib.decompressobj(47 if data[:1] in (b"\x1f", b"\x78", b"\x58", b"\x68") else -15)
+        try:
+            while data:
+                inflater.decompress(data, 1 << 20)  # output dropped: only where the stream ends is wanted
+                data = inflater.unconsumed_tail
+        except zlib.error:
+            return False  # not this coding at all: Scrapy's decoder says what it makes of it
+        if not inflater.eof:
+            return True
+        data = inflater.unused_data.lstrip(b"\x00")  # the next gzip member, if any
+    return False
 
 
 def taken_read(response: Response) -> Any | None:

@@ -3,7 +3,7 @@
 Files under the root are served as they are, read at each request (tests
 edit pages between crawls). ``routes.toml`` in the root says what is not a
 plain file: redirects, error statuses (404, or a route's own 403, 503...), aliases, a missing charset, chunked or
-truncated bodies, repeated Set-Cookie headers, a reason phrase of the
+truncated bodies (cut on the wire, or a gzip stream cut before sending), repeated Set-Cookie headers, a reason phrase of the
 server's own, and the path prefixes served
 gzip-compressed. Every request is logged as one JSON line before it is
 answered; the tests read that log as the witness of what the crawler asked.
@@ -155,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, route: dict[str, Any]) -> None:
         if route.get("gzip") and "gzip" in self.headers.get("Accept-Encoding", "") and body:
             body = gzip.compress(body, mtime=0)  # mtime=0: the same page gives the same bytes
+            if route.get("gzip_cut"):
+                # The gzip stream cut to 60%, sent whole with a length that matches: a body cut before it was sent.
+                body = body[: len(body) * 6 // 10]
             headers.append(("Content-Encoding", "gzip"))
         self.send_response(status, route.get("reason") or HTTPStatus(status).phrase)
         for name, value in headers:

@@ -2,7 +2,9 @@
 
 Levantine/Iraqi month names (كانون الثاني، شباط ...), Egyptian/Gulf ones
 (يناير، فبراير ...), Maghreb ones (جانفي، فيفري ...), Arabic-Indic digits,
-weekday prefixes, and numeric forms such as "2022.02.10 | 10:00 دمشق".
+weekday prefixes, and numeric forms such as "2022.02.10 | 10:00 دمشق";
+Hijri dates ("١٤ رجب ١٤٤٣ هـ") converted by hijridate (the Umm al-Qura
+calendar), which no date library reads from Arabic text.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+
+from hijridate import Hijri
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _HARAKAT_RE = re.compile("[\u064b-\u0652\u0670\u0640]")
@@ -72,6 +76,51 @@ _TIME_RE = re.compile(
     r"(?:\s*(?P<ampm>صباحا|مساء|مساءا|ص|م)(?![\w]))?"
 )
 _OFFSET_RE = re.compile(r"(?:GMT|UTC|غرينتش)\s*(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
+
+
+# Hijri months, as the pages write them (alef forms folded, as _fold does).
+_HIJRI_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        "محرم|المحرم",
+        "صفر",
+        "ربيع الاول|ربيع اول",
+        "ربيع الثاني|ربيع الاخر|ربيع ثاني",
+        "جمادى الاولى|جمادى الاول|جمادي الاولى|جمادي الاول",
+        "جمادى الثانية|جمادى الاخرة|جمادى الاخر|جمادي الثانية|جمادي الاخرة",
+        "رجب",
+        "شعبان",
+        "رمضان",
+        "شوال",
+        "ذو القعدة|ذي القعدة",
+        "ذو الحجة|ذي الحجة",
+    ),
+    start=1,
+):
+    for _name in _names.split("|"):
+        _HIJRI_MONTHS[_name] = _number
+_HIJRI_ALT = "|".join(sorted(map(re.escape, _HIJRI_MONTHS), key=len, reverse=True))
+# A Hijri year is 13xx or 14xx; "هـ" (or "ه") after it, when written, says the calendar outright.
+_HIJRI_RE = re.compile(rf"(?<![\w])(?P<day>\d{{1,2}})\s*(?P<month>{_HIJRI_ALT})\s*[،,]?\s*(?P<year>1[34]\d\d)(?!\d)(?:\s*(?:هـ|ه)(?![\w]))?")
+
+
+def parse_hijri_date(text: str) -> tuple[str, str] | None:
+    """The first Hijri date of a line: its Gregorian day (ISO 8601, Umm al-Qura calendar) and the date as written."""
+    text = unicodedata.normalize("NFC", text)
+    # Folded as _fold does, with where each kept character stood, to give the date back as written.
+    kept = [i for i, c in enumerate(text) if not _HARAKAT_RE.match(c)]
+    folded = "".join(text[i] for i in kept).translate(_DIGITS).translate(str.maketrans("أإآ", "ااا"))
+    m = _HIJRI_RE.search(folded)
+    if m is None:
+        return None
+    try:
+        day = Hijri(int(m["year"]), _HIJRI_MONTHS[m["month"]], int(m["day"])).to_gregorian()
+    except (ValueError, OverflowError):
+        return None  # a day the calendar does not have, or a year outside its table
+    end = kept[m.end() - 1] + 1
+    while end < len(text) and _HARAKAT_RE.match(text[end]):
+        end += 1  # the tatweel of "هـ", folded away, is part of the date as written
+    return date(day.year, day.month, day.day).isoformat(), " ".join(text[kept[m.start()] : end].split())
 
 
 def normalize_digits(text: str) -> str:

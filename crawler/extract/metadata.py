@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree, html
 
-from crawler.extract.arabic_dates import parse_arabic_date
+from crawler.extract.arabic_dates import parse_arabic_date, parse_hijri_date
 from crawler.extract.boilerplate import fold
 from crawler.extract.density import TextDensity
 from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
@@ -79,6 +79,19 @@ _FURNITURE_WORDS = frozenset(
 _WORD_SPLIT_RE = re.compile(r"[\s_-]+")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
+
+
+def _line_date(text: str) -> str | None:
+    """The date of a visible date line, Gregorian as written or converted from Hijri."""
+    if found := parse_arabic_date(text):
+        return found
+    hijri = parse_hijri_date(text)
+    return hijri[0] if hijri else None
+
+
+def _hijri_as_written(text: str) -> str | None:
+    hijri = parse_hijri_date(text)
+    return hijri[1] if hijri else None
 
 
 class PageMetadata:
@@ -197,16 +210,30 @@ class PageMetadata:
 
     def selector_date(self) -> str | None:
         """The date in the site file's date_selector, if it names an element with one."""
-        if self.rules.date_selector:
-            for el in css_to_xpath(self.rules.date_selector)(self.tree):
-                text = el if isinstance(el, str) else _clean(el.get("datetime") or el.text_content())
-                if found := _iso(text) or parse_arabic_date(text):
-                    return found
-        return None
+        return self._in_selector(_line_date)
+
+    @property
+    def published_hijri(self) -> str | None:
+        """The Hijri date of the article's date line, as the page writes it ("١٤ رجب ١٤٤٣ هـ"), if it gives one."""
+        return self._date_line(_hijri_as_written)
 
     def _visible_date(self) -> str | None:
         """A date line the site wrote for the article: in date_selector, else near the headline or body."""
-        if found := self.selector_date():
+        return self._date_line(_line_date)
+
+    def _in_selector(self, read: Callable[[str], str | None]) -> str | None:
+        if self.rules.date_selector:
+            for el in css_to_xpath(self.rules.date_selector)(self.tree):
+                text = el if isinstance(el, str) else _clean(el.get("datetime") or el.text_content())
+                # A datetime attribute is ISO 8601: the Gregorian date itself.
+                found = (_iso(text) or read(text)) if read is _line_date else read(text)
+                if found:
+                    return found
+        return None
+
+    def _date_line(self, read: Callable[[str], str | None]) -> str | None:
+        """What ``read`` finds first in the article's date lines: date_selector, then lines near the headline or body."""
+        if found := self._in_selector(read):
             return found
         region = self._article_region()
         if region is None:
@@ -216,14 +243,14 @@ class PageMetadata:
         for el in region.iter(etree.Element):
             if _DATE_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}") and not _in_furniture(el, region):
                 text = _clean(el.text_content())
-                if len(text) <= 120 and (found := parse_arabic_date(text)):
+                if len(text) <= 120 and (found := read(text)):
                     return found
         for el in region.iter(etree.Element):
             if el.tag in ("script", "style") or _in_furniture(el, region):
                 continue
             for text in (el.text, *(c.tail for c in el)):
                 text = _clean(text)
-                if 6 <= len(text) <= 80 and (found := parse_arabic_date(text)):
+                if 6 <= len(text) <= 80 and (found := read(text)):
                     return found
         return None
 

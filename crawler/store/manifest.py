@@ -35,6 +35,7 @@ REQUIRED_KEYS = (
     "path",
     "title",
     "published",
+    "published_hijri",
     "author",
     "language",
     "fetched_at",

@@ -29,6 +29,7 @@ class Document:
     language: str | None
     canonical_url: str
     notes: tuple[str, ...] = ()  # how extraction went, for stats: "body_selector_missed"
+    published_hijri: str | None = None  # the Hijri date as the page writes it
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, ca
         "path": stored.path,
         "title": doc.title,
         "published": doc.published,
+        "published_hijri": doc.published_hijri,
         "author": doc.author,
         "language": doc.language,
         "fetched_at": capture.date if capture else None,
