@@ -104,8 +104,20 @@ _HIJRI_ALT = "|".join(sorted(map(re.escape, _HIJRI_MONTHS), key=len, reverse=Tru
 _HIJRI_RE = re.compile(rf"(?<![\w])(?P<day>\d{{1,2}})\s*(?P<month>{_HIJRI_ALT})\s*[،,]?\s*(?P<year>1[34]\d\d)(?!\d)(?:\s*(?:هـ|ه)(?![\w]))?")
 
 
+# Words every Hijri date holds one of, found by plain substring search: a page or line without any
+# is spared the date pattern (most pages, and most lines of the rest).
+_HIJRI_CUES = ("محرم", "صفر", "ربيع", "جمادى", "جمادي", "رجب", "شعبان", "رمضان", "شوال", "القعدة", "الحجة")
+
+
+def may_hold_hijri(text: str) -> bool:
+    """Whether a text may hold a Hijri date at all (it names a Hijri month)."""
+    return any(cue in text for cue in _HIJRI_CUES)
+
+
 def parse_hijri_date(text: str) -> tuple[str, str] | None:
     """The first Hijri date of a line: its Gregorian day (ISO 8601, Umm al-Qura calendar) and the date as written."""
+    if not may_hold_hijri(text) or not _HIJRI_RE.search(_fold(text)):
+        return None
     text = unicodedata.normalize("NFC", text)
     # Folded as _fold does, with where each kept character stood, to give the date back as written.
     kept = [i for i, c in enumerate(text) if not _HARAKAT_RE.match(c)]

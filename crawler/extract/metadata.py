@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 
 from lxml import etree, html
 
-from crawler.extract.arabic_dates import parse_arabic_date, parse_hijri_date
+from crawler.extract.arabic_dates import may_hold_hijri, parse_arabic_date, parse_hijri_date
 from crawler.extract.boilerplate import fold
 from crawler.extract.density import TextDensity
 from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
@@ -98,7 +98,11 @@ class PageMetadata:
     """Reads the metadata of a parsed page; each property is one decision."""
 
     def __init__(
-        self, tree: html.HtmlElement, url: str, rules: ExtractionRules = NO_RULES, density: TextDensity | None = None
+        self,
+        tree: html.HtmlElement,
+        url: str,
+        rules: ExtractionRules = NO_RULES,
+        density: TextDensity | None = None,
     ) -> None:
         self.tree = tree
         self.url = url
@@ -215,6 +219,12 @@ class PageMetadata:
     @property
     def published_hijri(self) -> str | None:
         """The Hijri date of the article's date line, as the page writes it ("١٤ رجب ١٤٤٣ هـ"), if it gives one."""
+        if found := self._in_selector(_hijri_as_written):
+            return found
+        # One pass over the region's text first: most articles name no Hijri month anywhere.
+        region = self._article_region()
+        if region is None or not may_hold_hijri(region.text_content()):
+            return None
         return self._date_line(_hijri_as_written)
 
     def _visible_date(self) -> str | None:
