@@ -47,6 +47,7 @@ _OPTIONAL = (
     "drop_selectors",
     "date_selector",
     "previous_rules",
+    "language",
 )
 # The extraction rules of a site file, which a redesign changes; previous_rules keeps earlier sets of them.
 _EXTRACTION_KEYS = ("boilerplate", "body_selector", "drop_selectors", "date_selector")
@@ -88,6 +89,7 @@ class Site:
     body_selector: str | None = None
     drop_selectors: tuple[str, ...] = ()
     date_selector: str | None = None
+    language: str | None = None  # ISO 639-1: overrides what the pages say of themselves
     # Earliest first: a capture made before one's `until` takes the first such.
     previous_rules: tuple[DatedRules, ...] = ()
     path: str = field(default="", compare=False)
@@ -136,6 +138,7 @@ class Site:
             date_selector=source.date_selector,
             article_pattern=self.article_pattern.pattern if self.article_pattern is not None else None,
             judge_articles=self.learns_articles,
+            language=self.language,
         )
 
     def is_article(self, url: str) -> bool:
@@ -259,6 +262,7 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         drop_selectors=tuple(_checked_css(s, "drop_selectors", path) for s in _str_list(data, "drop_selectors", path)),
         date_selector=_selector(data, "date_selector", path),
         previous_rules=_previous_rules(data, path),
+        language=_language(data, path),
         path=str(path),
     )
     if site.max_pages < 0:
@@ -269,6 +273,13 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         for url in getattr(site, key):
             _check_url(site, key, url, path)
     return site
+
+
+def _language(data: dict[str, Any], path: Path | Traversable | str) -> str | None:
+    language = _typed(data, "language", str, path)
+    if language is not None and not re.fullmatch(r"[a-z]{2}", language):
+        raise SiteFileError(path, "language", f"{language!r} is not an ISO 639-1 code such as \"ar\"")
+    return language
 
 
 def _previous_rules(data: dict[str, Any], path: Path | Traversable | str) -> tuple[DatedRules, ...]:

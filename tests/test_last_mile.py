@@ -36,6 +36,10 @@ def site(tmp_path: Path) -> Any:
     news.mkdir(parents=True)
     pages = {"whole": page("خبر كامل"), "cut": page("خبر مبتور"), "cp1256-label": page("خبر بترميز معلن خطأ", "windows-1256"),
              "gb2312-label": page("خبر آخر بترميز معلن خطأ", "gb2312")}
+    # Labelled English by its template, said to be for subscribers by its metadata.
+    pages["members"] = page("خبر للمشتركين").replace('lang="ar"', 'lang="en"').replace(
+        "</head>", '<script type="application/ld+json">{"@type": "NewsArticle", "isAccessibleForFree": "False"}</script></head>'
+    )
     for name, html in pages.items():
         (news / f"{name}.html").write_text(html, encoding="utf-8")
     (root / "index.html").write_text("".join(f'<a href="/news/{n}.html">{n}</a> ' for n in pages), encoding="utf-8")
@@ -44,7 +48,8 @@ def site(tmp_path: Path) -> Any:
     routes += "".join(f'["/news/{n}.html"]\ncontent_type = "text/html"\n\n' for n in ("cp1256-label", "gb2312-label"))
     (root / "routes.toml").write_text(routes, encoding="utf-8")
     server = FixtureServer(root, tmp_path / "requests.jsonl")
-    conf = {"name": "mile", "allowed_domains": ["127.0.0.1"], "start_urls": [server.url + "/"], "article_pattern": r"/news/[a-z0-9-]+\.html"}
+    conf = {"name": "mile", "allowed_domains": ["127.0.0.1"], "start_urls": [server.url + "/"],
+            "article_pattern": r"/news/[a-z0-9-]+\.html", "language": "ar"}
     site_file = tmp_path / "mile.toml"
     site_file.write_text(_toml(conf), encoding="utf-8")
     yield {"server": server, "site": site_file, "folder": tmp_path}
@@ -82,3 +87,22 @@ def test_utf8_bytes_under_a_legacy_charset_label_are_read_as_utf8(site: Any) -> 
     titles = {e["url"].rsplit("/", 1)[1]: e["title"] for e in read_manifest(archive / "manifest.jsonl")}
     assert titles["cp1256-label.html"] == "خبر بترميز معلن خطأ"
     assert stat(result, "text/utf8_despite_declared_charset") == 2
+
+
+def test_free_access_comes_from_the_metadata_and_the_site_file_language_overrides_the_pages(site: Any) -> None:
+    archive = site["folder"] / "archive"
+    crawl(site["site"], archive)
+    entries = {e["url"].rsplit("/", 1)[1]: e for e in read_manifest(archive / "manifest.jsonl")}
+    assert entries["members.html"]["free_access"] is False
+    assert entries["whole.html"]["free_access"] is None  # the page does not say
+    assert {e["language"] for e in entries.values()} == {"ar"}  # members.html says "en"
+
+
+def test_a_site_file_language_must_be_an_iso_639_1_code() -> None:
+    from crawler.sites import SiteFileError, parse_site
+
+    base = {"name": "s", "allowed_domains": ["example.org"], "start_urls": ["https://example.org/"]}
+    assert parse_site({**base, "language": "ar"}).rules.language == "ar"
+    for bad in ("arabic", "AR", "ar-EG", 1):
+        with pytest.raises(SiteFileError, match="language"):
+            parse_site({**base, "language": bad})

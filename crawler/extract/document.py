@@ -150,7 +150,8 @@ def _extract(
     if reason := listing_reason(tree, url, meta, density, rules.article_pattern):
         return NoDocument("not_article", reason)
     # Read before the body is pruned: captions and date lines may go with it.
-    published, author, language, canonical = meta.published, meta.author, meta.language, meta.canonical_url
+    published, author, canonical = meta.published, meta.author, meta.canonical_url
+    language = rules.language or meta.language
     published_hijri = meta.published_hijri
     if rules.judge_articles and not (meta.typed_as_article or published or _dated(text)):
         return NoDocument("not_article", "no article metadata and no publication date")
@@ -187,6 +188,7 @@ def _extract(
         canonical_url=canonical,
         notes=tuple(notes),
         published_hijri=unicodedata.normalize("NFC", published_hijri) if published_hijri else None,
+        free_access=meta.free_access,
     )
 
 

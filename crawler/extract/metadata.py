@@ -204,6 +204,17 @@ class PageMetadata:
         return None
 
     @property
+    def free_access(self) -> bool | None:
+        """JSON-LD ``isAccessibleForFree`` of the page's article: True, False, or None when it does not say."""
+        for jd in self._jsonld:
+            value = jd.get("isAccessibleForFree")
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+        return None
+
+    @property
     def canonical_url(self) -> str:
         for href in self.tree.xpath("//link[@rel='canonical']/@href"):
             if href.strip():

@@ -34,6 +34,8 @@ class ExtractionRules:
     # A site without an article_pattern: every page is read, and only one with article metadata
     # or a publication date is an article (an "about" or contact page is prose, not news).
     judge_articles: bool = False
+    # The site file's `language`: what its pages are written in, whatever they say (a site that mislabels them).
+    language: str | None = None
 
 
 NO_RULES = ExtractionRules()

@@ -38,6 +38,7 @@ REQUIRED_KEYS = (
     "published_hijri",
     "author",
     "language",
+    "free_access",
     "fetched_at",
     "warc",
     "warc_record_id",

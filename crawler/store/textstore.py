@@ -30,6 +30,7 @@ class Document:
     canonical_url: str
     notes: tuple[str, ...] = ()  # how extraction went, for stats: "body_selector_missed"
     published_hijri: str | None = None  # the Hijri date as the page writes it
+    free_access: bool | None = None  # JSON-LD isAccessibleForFree
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, ca
         "title": doc.title,
         "published": doc.published,
         "published_hijri": doc.published_hijri,
+        "free_access": doc.free_access,
         "author": doc.author,
         "language": doc.language,
         "fetched_at": capture.date if capture else None,
