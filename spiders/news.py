@@ -91,6 +91,7 @@ class NewsSpider(Spider):
         self.read_articles = False
         # The site file's own URLs are fetched whatever they look like (a /feed/ it names).
         self._given = {canonical_url(u) for u in (*self.site.start_urls, *self.site.sitemap_urls, *self.site.feed_urls)}
+        self._start_pages = {canonical_url(u) for u in self.site.start_urls}
         self.site_state: SiteState | None = None
         self.recrawl_after = timedelta(0)
 
@@ -400,10 +401,6 @@ class NewsSpider(Spider):
         if canon in self._scheduled or not self.site.owns(canon) or useless_reason(canon):
             return [(canon, self.parse, changed, depth)]  # _follow counts and drops it
         return self.learner.offer(canon, (canon, self.parse, changed, depth), article=article)
-
-    @property
-    def _start_pages(self) -> set[str]:
-        return {canonical_url(u) for u in self.site.start_urls}
 
     def _feeds_of(self, response: Response) -> Iterable[Request]:
         """The feeds a start page announces, or the usual places when it announces none (unless the site file names feeds)."""
