@@ -1,4 +1,5 @@
-"""Build bench/data/: public web pages with expected text written by others, for bench/extraction_quality.py.
+"""Build bench/data/: public web pages with expected text or dates written by others, for bench/extraction_quality.py
+and bench/date_accuracy.py.
 
     .venv/bin/python bench/get_real_pages.py                            # from GitHub, needs internet
     .venv/bin/python bench/get_real_pages.py --mirror-root ~/git-mirrors  # from local bare clones
@@ -12,9 +13,14 @@ be in that clone.
 
 It writes, per page, bench/data/<source>/<id>.html (the page's bytes as the
 source stores them; gzip, where the source gzips, is undone) and <id>.json
-({id, source, url, language, language_from, expected, licence, repository,
-commit, origin_html, origin_expected}), plus bench/data/SOURCES.md with each
-set's origin and licence.
+({id, source, url, language, language_from, expected, published, licence,
+repository, commit, origin_html, origin_expected}; published is the
+publication day the source gives, YYYY-MM-DD, or null), plus
+bench/data/SOURCES.md with each set's origin and licence.
+
+Date-only sets (DATE_SOURCES: a publication day, no expected text) go to
+bench/data/date_only/<source>/ in the same form, with expected "" and
+origin_expected the file that gives the day.
 
 trafilatura's snippet-annotated evaluation set (bench/snippet_sources.py) goes
 to bench/data/trafilatura_eval/<id>.html (raw bytes) and <id>.json ({id,
@@ -40,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from real_sources import SOURCES, RawPage, Source, markup_language, page_language  # noqa: E402
+from real_sources import DATE_SOURCES, DATES_DIR, SOURCES, RawPage, Source, markup_language, page_language  # noqa: E402
 from snippet_pages import SNIPPET_DIR  # noqa: E402
 from snippet_sources import SNIPPET_SOURCES, RawSnippetPage, SnippetSource, holds_a_with_snippet, snippet_page_id  # noqa: E402
 
@@ -85,12 +91,12 @@ def open_repo(source: Source | SnippetSource, mirror_root: Path | None) -> GitTr
     return GitTree(clone, source.commit)
 
 
-def write_source(source: Source, tree: GitTree, seen: dict[str, str]) -> Counter[str]:
-    """Writes the source's pages; returns pages per language. `seen` maps page hashes to ids across sources."""
-    folder = DATA / source.name
+def write_source(source: Source, tree: GitTree, seen: dict[str, str], folder: Path) -> tuple[Counter[str], int]:
+    """Writes the source's pages; returns pages per language and how many have a date. `seen` maps page hashes to ids."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     languages: Counter[str] = Counter()
+    dated = 0
     for page in source.pages(tree):
         digest = hashlib.sha256(page.html).hexdigest()
         if digest in seen:  # the same capture in two sets would count twice
@@ -102,10 +108,11 @@ def write_source(source: Source, tree: GitTree, seen: dict[str, str]) -> Counter
         record = _record(source, page, language, language_from)
         (folder / f"{page.id}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         languages[language] += 1
-    return languages
+        dated += page.published is not None
+    return languages, dated
 
 
-def _record(source: Source, page: RawPage, language: str, language_from: str) -> dict[str, str]:
+def _record(source: Source, page: RawPage, language: str, language_from: str) -> dict[str, str | None]:
     at = f"https://github.com/{source.repository}/blob/{source.commit}/"
     return {
         "id": page.id,
@@ -114,6 +121,7 @@ def _record(source: Source, page: RawPage, language: str, language_from: str) ->
         "language": language,
         "language_from": language_from,
         "expected": page.expected,
+        "published": page.published,
         "licence": source.licence,
         "repository": source.repository,
         "commit": source.commit,
@@ -176,16 +184,18 @@ def _snippet_record(
     }
 
 
-def write_sources_md(counts: dict[str, Counter[str]]) -> None:
-    lines = ["# Real pages for bench/extraction_quality.py", "", "Built by bench/get_real_pages.py; not committed.", ""]
-    for source in SOURCES:
+def write_sources_md(counts: dict[str, Counter[str]], dated: dict[str, int]) -> None:
+    lines = ["# Real pages for bench/extraction_quality.py and bench/date_accuracy.py", ""]
+    lines += ["Built by bench/get_real_pages.py; not committed.", ""]
+    for source in SOURCES + DATE_SOURCES:
         per_language = ", ".join(f"{lang} {n}" for lang, n in sorted(counts[source.name].items()))
+        heading = f"## {source.name} (date-only set, in {DATES_DIR}/)" if source in DATE_SOURCES else f"## {source.name}"
         lines += [
-            f"## {source.name}",
+            heading,
             "",
             f"- repository: https://github.com/{source.repository} at commit {source.commit}",
             f"- licence: {source.licence} (the repository's LICENSE file; publishers keep their rights to the pages)",
-            f"- pages: {sum(counts[source.name].values())} ({per_language})",
+            f"- pages: {sum(counts[source.name].values())} ({per_language}); with a known publication day: {dated[source.name]}",
             f"- {source.description}",
             "",
         ]
@@ -232,15 +242,20 @@ def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     seen: dict[str, str] = {}
     counts: dict[str, Counter[str]] = {}
-    for source in SOURCES:
+    dated: dict[str, int] = {}
+    for source in SOURCES + DATE_SOURCES:
         tree = open_repo(source, args.mirror_root)
-        counts[source.name] = write_source(source, tree, seen)
+        folder = DATA / DATES_DIR / source.name if source in DATE_SOURCES else DATA / source.name
+        counts[source.name], dated[source.name] = write_source(source, tree, seen, folder)
         total = sum(counts[source.name].values())
-        print(f"{source.name}: {total} pages {dict(sorted(counts[source.name].items()))} ({source.repository}@{source.commit[:10]})")
+        print(
+            f"{source.name}: {total} pages {dict(sorted(counts[source.name].items()))}, {dated[source.name]} dated "
+            f"({source.repository}@{source.commit[:10]})"
+        )
     for name, languages in write_snippet_sets(args.mirror_root).items():
         counts[name] = languages
         print(f"{SNIPPET_DIR}/ from {name}: {sum(languages.values())} pages {dict(sorted(languages.items()))}")
-    write_sources_md(counts)
+    write_sources_md(counts, dated)
     print(f"wrote {DATA} and {DATA / 'SOURCES.md'}")
 
 

@@ -3,7 +3,8 @@
 Only sets whose expected text is the whole article body are used here; sets
 that give snippets or a prefix cannot score token precision and recall (see
 LEFT_OUT in get_real_pages.py). trafilatura's must-include / must-exclude
-snippet set is scored apart, from bench/snippet_sources.py.
+snippet set is scored apart, from bench/snippet_sources.py. DATE_SOURCES are
+sets with a known publication day and no expected text, for bench/date_accuracy.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class RawPage:
     html_path: str  # inside the repository, for the origin URL
     expected_path: str
     language: str | None = None  # when the source itself says
+    published: str | None = None  # the publication day (YYYY-MM-DD), when the source gives one
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ def read_json(tree: Tree, path: str) -> object:
     if data is None:
         raise SystemExit(f"{path} is missing from the clone")
     return json.loads(data)
+
+
+_DAY_RE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
 def _scrapinghub(tree: Tree) -> Iterator[RawPage]:
@@ -85,7 +90,30 @@ def _article_extraction_dataset(tree: Tree) -> Iterator[RawPage]:
         if html is None:
             print(f"  skip article_extraction_dataset/{page_id}: {path} absent from the clone")
             continue
-        yield RawPage(page_id, item.get("url", ""), html, item["articleBody"], path, "articles.json")
+        # "date" is YYYY-MM-DD, or "NaT" for the two articles whose date the author left blank.
+        published = item["date"] if _DAY_RE.fullmatch(item.get("date") or "") else None
+        yield RawPage(page_id, item.get("url", ""), html, item["articleBody"], path, "articles.json", published=published)
+
+
+def _htmldate_eval(tree: Tree) -> Iterator[RawPage]:
+    # Two JSON files map each URL to a file name and its day; the file is in test_set, cache or eval,
+    # looked up in that order as htmldate's tests/evaluation.py does. A NaN date: no date, not used.
+    files: dict[str, str] = {}
+    for folder in ("eval", "cache", "test_set"):
+        files.update((path.rsplit("/", 1)[1], path) for path in tree.list(f"tests/{folder}/"))
+    for truth_path in ("tests/eval_default.json", "tests/eval_mediacloud_2020.json"):
+        truth = read_json(tree, truth_path)
+        assert isinstance(truth, dict)
+        for url, item in sorted(truth.items()):
+            if not isinstance(item["date"], str):
+                continue
+            page_id = re.sub(r"[^\w.-]+", "_", item["file"].removesuffix(".html")).strip("_.")
+            path = files.get(item["file"], f"tests/eval/{item['file']}")
+            html = tree.read(path)
+            if html is None:
+                print(f"  skip htmldate_eval/{page_id}: {path} absent from the clone")
+                continue
+            yield RawPage(page_id, url, html, "", path, truth_path, published=item["date"])
 
 
 SOURCES: tuple[Source, ...] = (
@@ -120,6 +148,24 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
+# Date-only sets: expected is "" and published is set on every page. They go to bench/data/DATES_DIR/<name>/,
+# one level down, so that real_pages.iter_pages (which reads <name>/*.json) finds no page there.
+DATES_DIR = "date_only"
+DATE_SOURCES: tuple[Source, ...] = (
+    Source(
+        "htmldate_eval",
+        "adbar/htmldate",
+        "b8952828329abaeeb3be21387b526f2be614ce67",
+        "Apache-2.0",
+        "htmldate's own evaluation set, built to evaluate htmldate (so it favours htmldate): 800 URLs "
+        "(799 files) of the BBAW collection (mostly German and English blogs, news and institutional pages; "
+        "Adrien Barbaresi, Shiyang Chen, Lukas Kozmus) in tests/eval_default.json, and 200 news pages from "
+        "many countries (Data Culture Group, Northeastern University; 195 with a date) in "
+        "tests/eval_mediacloud_2020.json; only pages whose date is clearly to be determined, its docs say.",
+        _htmldate_eval,
+    ),
+)
+
 _LANG_ATTR_RE = re.compile(rb"<html\b[^>]*?(?<![\w-])lang\s*=\s*[\"']?\s*([A-Za-z]{2,3})(?![A-Za-z])", re.I)
 _META_LANG_RE = re.compile(
     rb"<meta\b[^>]*?(?:http-equiv\s*=\s*[\"']?content-language|property\s*=\s*[\"']?og:locale)[^>]*>", re.I
@@ -144,6 +190,8 @@ def page_language(page: RawPage) -> tuple[str, str]:
         return page.language, "source metadata"
     if declared := markup_language(page.html):
         return declared
+    if not page.expected:  # a date-only page: no text to detect the language of
+        return "und", "no lang attribute or language meta"
     try:
         import py3langid  # type: ignore[import-not-found]
     except ImportError:

@@ -39,9 +39,11 @@ class ArticleRead:
 def read_article(
     url: str, content_type: str, body: bytes, rules: ExtractionRules, archive_dir: str, site: str, fsync: bool,
     cut: bool = False,
+    fetched: str | None = None,
 ) -> ArticleRead:
-    """``cut``: the body ended early in transfer (crawler.capture.reading.cut_short): its links, no document."""
-    page = read_page(url, content_type, body, rules, with_links=True)
+    """``cut``: the body ended early in transfer (crawler.capture.reading.cut_short): its links, no document.
+    ``fetched``: the capture's WARC-Date (crawler.extract.document.extract_document)."""
+    page = read_page(url, content_type, body, rules, with_links=True, fetched=fetched)
     if cut:
         return ArticleRead(CUT, page.links, page.next_links)
     if isinstance(page.result, NoDocument):

@@ -3,7 +3,9 @@
 One document a line (JSONL) or a row (Parquet): ``text`` and every
 manifest key. Parquet is written with pyarrow in row groups, so memory
 stays that of one group however large the corpus; its columns are the
-manifest's, all strings (null where the manifest has null). Both formats
+manifest's (null where the manifest has null): strings, but for
+``free_access`` (a boolean) and ``images`` (a list of structs of src,
+caption and credit), as ``arrow_schema`` says. Both formats
 come out byte-identical for the same archive and filters: keys sorted,
 no timestamps of the export itself, the manifest's order.
 """
@@ -54,10 +56,9 @@ def _jsonl(documents: Iterable[Document], f: BinaryIO, progress: Callable[[int],
 
 
 def _parquet(documents: Iterable[Document], f: BinaryIO, progress: Callable[[int], None]) -> int:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(name, pa.string()) for name in COLUMNS])
+    schema = arrow_schema()
     count = 0
     with pq.ParquetWriter(f, schema, compression="zstd") as writer:
         group: list[dict[str, Any]] = []
@@ -72,10 +73,20 @@ def _parquet(documents: Iterable[Document], f: BinaryIO, progress: Callable[[int
     return count
 
 
+def arrow_schema() -> Any:
+    """The Parquet columns: every manifest key a string, but for the two that hold other values."""
+    import pyarrow as pa
+
+    image = pa.struct([("src", pa.string()), ("caption", pa.string()), ("credit", pa.string())])
+    typed = {"free_access": pa.bool_(), "images": pa.list_(image)}
+    return pa.schema([(name, typed.get(name, pa.string())) for name in COLUMNS])
+
+
 def _write_group(writer: Any, schema: Any, rows: list[dict[str, Any]], progress: Callable[[int], None]) -> int:
     import pyarrow as pa
 
-    columns = {name: [_text(row.get(name)) for row in rows] for name in COLUMNS}
+    typed = {"free_access", "images"}
+    columns = {name: [row.get(name) if name in typed else _text(row.get(name)) for row in rows] for name in COLUMNS}
     writer.write_table(pa.Table.from_pydict(columns, schema=schema))
     progress(len(rows))
     return len(rows)

@@ -604,7 +604,8 @@ class _ShareWork:
             self.summary.skipped[f"no_document/{CUT.reason}"] += 1
             return
         try:
-            result = extract_document(job.url, job.content_type, job.body, job.site.rules_at(job.capture.date))
+            rules = job.site.rules_at(job.capture.date)
+            result = extract_document(job.url, job.content_type, job.body, rules, fetched=job.capture.date)
             if isinstance(result, NoDocument):
                 self.summary.skipped[f"no_document/{result.reason}"] += 1
                 return
@@ -1062,7 +1063,8 @@ def _job_for(
         summary.skipped["too_large"] += 1
         logger.warning("%s: offset %d: %s inflates past %d bytes, skipped", warc_file, offset, uri, _MAX_DECODED)
         return None
-    cut = cut_short(raw, encodings)
+    # WARC-Truncated: the crawl kept a body its connection cut short (or another crawler marked one).
+    cut = bool(record.rec_headers.get_header("WARC-Truncated")) or cut_short(raw, encodings)
     return _Job(site, uri, http.get_header("Content-Type") or "", body, _capture_ref(record, warc_file), offset, cut)
 
 

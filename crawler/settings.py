@@ -94,6 +94,10 @@ CONCURRENT_ITEMS = 8
 # Scrapy's default 1 GiB. Bigger responses are dropped and logged as too_large.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+# A response whose connection ends before its Content-Length is kept as sent, marked
+# WARC-Truncated: disconnect, and gives no document (truncated): the next run asks for it
+# again. Scrapy's default (True) drops it, and the archive would not show what the server did.
+DOWNLOAD_FAIL_ON_DATALOSS = False
 # Listing pages followed from listing pages (pagers, calendars, archives): at
 # most this many hops from a start page. An endless calendar ("?page=N" for
 # every N) otherwise keeps a crawl going for ever; 0 = no limit. Articles,
@@ -121,6 +125,8 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompression (590) and Redirect (600): sees the wire bytes.
     "crawler.capture.middleware.WarcCaptureMiddleware": 950,
+    # Below the capture: a body cut in transfer is captured as sent before it is asked for again.
+    "crawler.capture.dataloss.DataLossRetryMiddleware": 940,
 }
 
 # --- Text -------------------------------------------------------------------

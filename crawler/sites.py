@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import regex
 import tldextract
@@ -48,6 +49,7 @@ _OPTIONAL = (
     "date_selector",
     "previous_rules",
     "language",
+    "timezone",
 )
 # The extraction rules of a site file, which a redesign changes; previous_rules keeps earlier sets of them.
 _EXTRACTION_KEYS = ("boilerplate", "body_selector", "drop_selectors", "date_selector")
@@ -90,6 +92,7 @@ class Site:
     drop_selectors: tuple[str, ...] = ()
     date_selector: str | None = None
     language: str | None = None  # ISO 639-1: overrides what the pages say of themselves
+    timezone: str | None = None  # IANA name: the zone of the local times the pages give without an offset
     # Earliest first: a capture made before one's `until` takes the first such.
     previous_rules: tuple[DatedRules, ...] = ()
     path: str = field(default="", compare=False)
@@ -139,6 +142,7 @@ class Site:
             article_pattern=self.article_pattern.pattern if self.article_pattern is not None else None,
             judge_articles=self.learns_articles,
             language=self.language,
+            timezone=self.timezone,
         )
 
     def is_article(self, url: str) -> bool:
@@ -263,6 +267,7 @@ def parse_site(data: dict[str, Any], path: Path | Traversable | str = "<site>") 
         date_selector=_selector(data, "date_selector", path),
         previous_rules=_previous_rules(data, path),
         language=_language(data, path),
+        timezone=_timezone(data, path),
         path=str(path),
     )
     if site.max_pages < 0:
@@ -280,6 +285,17 @@ def _language(data: dict[str, Any], path: Path | Traversable | str) -> str | Non
     if language is not None and not re.fullmatch(r"[a-z]{2}", language):
         raise SiteFileError(path, "language", f"{language!r} is not an ISO 639-1 code such as \"ar\"")
     return language
+
+
+def _timezone(data: dict[str, Any], path: Path | Traversable | str) -> str | None:
+    name = _typed(data, "timezone", str, path)
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SiteFileError(path, "timezone", f"{name!r} is not an IANA time zone name such as \"Asia/Damascus\"") from None
+    return name
 
 
 def _previous_rules(data: dict[str, Any], path: Path | Traversable | str) -> tuple[DatedRules, ...]:

@@ -68,7 +68,8 @@ class ArticlePipeline:
             log("No document from %s: %s", response.url, result.detail)
             # A listing is fetched again on every run; a wall (consent, login, bot check) may be gone next
             # time, and a body cut short may come whole.
-            if result.reason not in ("not_article", "wall", "blocked", "truncated"):
+            # A missing article answered with an error page may be put back.
+            if result.reason not in ("not_article", "error_page", "wall", "blocked", "truncated"):
                 self.committer.add_visit(self._visit(item, capture, None, None))
             return item
         if read.error is not None:

@@ -239,7 +239,13 @@ class NewsSpider(Spider):
 
     async def _read(self, response: Response) -> ArticleRead:
         """An article not read with its capture (no WARC capture, a body Scrapy had to decode in part)."""
-        return await worker_pool(self.crawler).run_bulk(self._article_reader(response), response.body)
+        capture = response.meta.get(CAPTURE_META_KEY)
+        # The capture's WARC-Date, as a rebuild reads it; a page not captured was fetched about now.
+        fetched = capture.date if capture is not None else warc_date(datetime.now(UTC))
+        reader = partial(self._article_reader(response), fetched=fetched)
+        if "dataloss" in response.flags:  # the connection ended before the promised length
+            reader = partial(reader, cut=True)
+        return await worker_pool(self.crawler).run_bulk(reader, response.body)
 
     def _article_reader(self, response: Response) -> Callable[[bytes], ArticleRead]:
         """The article's document, text and links from its body, read in a worker process from one parse of the page."""

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from crawler.extract.arabic_dates import normalize_digits, parse_arabic_date, parse_hijri_date
+from crawler.extract.arabic_dates import (
+    is_relative_date_line,
+    localized,
+    normalize_digits,
+    parse_arabic_date,
+    parse_hijri_date,
+    parse_relative_date,
+)
 
 CASES = {
     "numeric_with_city": ("2022.02.10 | 10:00 دمشق", "2022-02-10T10:00:00+02:00"),
@@ -78,3 +88,36 @@ def test_a_page_dated_in_hijri_only_gets_its_gregorian_date_and_keeps_the_hijri_
     )
     doc = extract_document("http://example.org/news/1", "text/html; charset=utf-8", page.encode())
     assert (doc.published, doc.published_hijri) == ("2022-02-15", "١٤ رجب ١٤٤٣ هـ")
+
+
+FETCHED = datetime(2026, 12, 8, 2, 12, 25, tzinfo=UTC)
+RELATIVE_CASES = {
+    "hours_indic": ("منذ ٣ ساعات", "2026-12-08T02:12:00+03:00"),
+    "one_minute": ("منذ دقيقة", "2026-12-08T05:11:00+03:00"),
+    "dual_hours": ("قبل ساعتين", "2026-12-08T03:12:00+03:00"),
+    "labelled_minutes": ("نشر منذ 5 دقائق", "2026-12-08T05:07:00+03:00"),
+    "singular_after_ten": ("منذ 12 ساعة", "2026-12-07T17:12:00+03:00"),
+    "dual_days": ("قبل يومين", "2026-12-06"),
+    "update_weeks": ("آخر تحديث: قبل أسبوعين", "2026-11-24"),
+    "yesterday": ("أمس", "2026-12-07"),
+}
+
+
+@pytest.mark.parametrize("line,expected", RELATIVE_CASES.values(), ids=RELATIVE_CASES.keys())
+def test_relative_date_lines_are_read_against_the_fetch_time_in_the_site_zone(line: str, expected: str) -> None:
+    assert parse_relative_date(line, FETCHED, ZoneInfo("Asia/Damascus")) == expected
+
+
+def test_a_relative_time_inside_a_sentence_is_no_date_line() -> None:
+    sentence = "قال الوزير قبل يومين إن اللجنة ستعقد اجتماعها في الأسبوع المقبل لبحث الملف"
+    assert parse_relative_date(sentence, FETCHED, UTC) is None
+    assert not is_relative_date_line(sentence) and is_relative_date_line("منذ ٣ ساعات")
+
+
+def test_a_local_time_takes_the_offset_its_zone_had_that_day() -> None:
+    beirut = ZoneInfo("Asia/Beirut")  # summer time
+    assert localized("2022-07-01T10:00:00", beirut) == "2022-07-01T10:00:00+03:00"
+    assert localized("2022-01-15T10:00:00", beirut) == "2022-01-15T10:00:00+02:00"
+    assert localized("2022-01-15T10:00:00+01:00", beirut) == "2022-01-15T10:00:00+01:00"
+    assert localized("2022-01-15", beirut) == "2022-01-15"
+    assert localized("2022-01-15T10:00:00", None) == "2022-01-15T10:00:00"

@@ -256,19 +256,26 @@ def _quoted(path: str) -> str:
 
 
 @pytest.mark.parametrize("fail_on_dataloss", ["True", "False"], ids=["fail_on_dataloss", "allow_dataloss"])
-def test_a_response_cut_short_is_not_captured(tmp_path: Path, server: FixtureServer, fail_on_dataloss: str) -> None:
+def test_a_response_cut_short_is_captured_as_truncated_or_not_at_all(tmp_path: Path, server: FixtureServer, fail_on_dataloss: str) -> None:
+    """Off (the default here), the body is kept as sent and marked; on, Scrapy drops it and nothing is captured."""
+    from tests.conftest import stat
+
     broken = server.url + "/broken/"
     site = write_site(tmp_path, server.url, start_urls=[broken], sitemap_urls=[], feed_urls=[], article_pattern="/broken/")
     archive = tmp_path / "archive"
     result = crawl(site, archive, settings={"DOWNLOAD_FAIL_ON_DATALOSS": fail_on_dataloss, "RETRY_TIMES": "0"})
     assert "/broken/" in server.requested_paths()
-    captured = {r["headers"].get_header("WARC-Target-URI") for r in responses(read_captures(archive))}
-    assert broken not in captured
+    captured = {r["headers"].get_header("WARC-Target-URI"): r for r in responses(read_captures(archive))}
     assert server.url + "/robots.txt" in captured
-    if fail_on_dataloss == "False":
-        from tests.conftest import stat
-
-        assert stat(result, "warc/skipped_dataloss") == 1
+    assert captured[server.url + "/robots.txt"]["headers"].get_header("WARC-Truncated") is None
+    if fail_on_dataloss == "True":
+        assert broken not in captured
+        return
+    record = captured[broken]
+    assert record["headers"].get_header("WARC-Truncated") == "disconnect"
+    promised = int(record["http"].get_header("Content-Length"))
+    assert 0 < len(record["payload"]) < promised  # what came, not what was promised
+    assert stat(result, "warc/captures_truncated") == 1
 
 
 def test_the_same_url_status_and_payload_twice_is_one_file(tmp_path: Path, server: FixtureServer) -> None:

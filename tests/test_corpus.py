@@ -172,12 +172,12 @@ def test_export_round_trips_every_field_and_is_identical_twice(two_sites: Path, 
     assert first.read_bytes() == second.read_bytes()
 
     if suffix == ".jsonl":
-        import pyarrow as pa
         import pyarrow.json as pj
 
-        # Every value a string, as in the manifest (left to itself, pyarrow reads dates as timestamps).
-        schema = pa.schema([(name, pa.string()) for name in ("text", *REQUIRED_KEYS)])
-        rows = pj.read_json(first, parse_options=pj.ParseOptions(explicit_schema=schema)).to_pylist()
+        from crawler.export import arrow_schema
+
+        # The values as in the manifest (left to itself, pyarrow reads dates as timestamps).
+        rows = pj.read_json(first, parse_options=pj.ParseOptions(explicit_schema=arrow_schema())).to_pylist()
     else:
         table = pq.read_table(first)
         assert table.column_names == ["text", *sorted(REQUIRED_KEYS)]

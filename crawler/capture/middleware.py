@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
@@ -90,16 +91,16 @@ class WarcCaptureMiddleware:
 
     async def process_response(self, request: Request, response: Response) -> Response:
         stats = self.crawler.stats
-        if "dataloss" in response.flags:
-            # A body cut short is not what the server sent; storing it would
-            # make a truncated page look whole in the archive.
-            stats.inc_value("warc/skipped_dataloss")
-            logger.warning("Not captured, body incomplete (data loss): %s", response.url)
-            return response
         if "cached" in response.flags:
             stats.inc_value("warc/skipped_cached")
             return response
         exchange = exchange_from_scrapy(request, response)
+        if "dataloss" in response.flags:
+            # The connection ended before the promised length (DOWNLOAD_FAIL_ON_DATALOSS off): kept as
+            # sent, marked as cut, so that nobody takes it for the whole page; it is read as no document.
+            exchange = replace(exchange, truncated="disconnect")
+            stats.inc_value("warc/captures_truncated")
+            logger.warning("Captured as truncated, the body ended early (data loss): %s", response.url)
         try:
             ref, written, read = await self._store(exchange, self._reader(request, response))
         except OSError as e:
@@ -132,7 +133,7 @@ class WarcCaptureMiddleware:
             self._decompresses = any(isinstance(m, HttpCompressionMiddleware) for m in middlewares)
         encodings = tuple(response.headers.getlist("Content-Encoding")) if self._decompresses else ()
         max_size = request.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
-        return BodyReader(read, encodings, max_size)
+        return BodyReader(read, encodings, max_size, cut="dataloss" in response.flags)
 
     async def _store(self, exchange: Exchange, reader: BodyReader | None) -> tuple[CaptureRef, bool, Any]:
         if self._warcinfo_written:
@@ -190,7 +191,7 @@ def capture_and_read(
 ) -> tuple[CaptureRef, Staged | None, Any]:
     """In a worker process: the exchange's capture, then, if the spider asked, its reading, from one copy of the body."""
     ref, staged = capture(exchange)
-    return ref, staged, reader(exchange.payload) if reader is not None else None
+    return ref, staged, reader(exchange.payload, fetched=ref.date) if reader is not None else None
 
 
 def exchange_from_scrapy(request: Request, response: Response) -> Exchange:

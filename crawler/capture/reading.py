@@ -33,15 +33,16 @@ READ_META_KEY = "warc_capture_read"
 class BodyReader:
     """``read`` on a response's body, decoded in the worker as Scrapy's HttpCompressionMiddleware decodes it."""
 
-    read: Callable[..., Any]  # read(body, cut=...): cut says the compressed body ended early
+    read: Callable[..., Any]  # read(body, cut=..., fetched=...): cut says the body ended early; fetched, the WARC-Date
     content_encoding: tuple[bytes, ...]  # the response's Content-Encoding header values
     max_size: int  # DOWNLOAD_MAXSIZE, or the request's download_maxsize
+    cut: bool = False  # the connection ended before the promised length (Scrapy's "dataloss")
 
-    def __call__(self, payload: bytes) -> Any | None:
+    def __call__(self, payload: bytes, fetched: str | None = None) -> Any | None:
         body = self.decoded(payload)
         if body is None:
             return None
-        return self.read(body, cut=cut_short(payload, self.content_encoding))
+        return self.read(body, cut=self.cut or cut_short(payload, self.content_encoding), fetched=fetched)
 
     def decoded(self, payload: bytes) -> bytes | None:
         """The body the spider will get; None when Scrapy will not decode it whole (unknown coding, a bomb, corrupt)."""

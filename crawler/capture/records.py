@@ -54,6 +54,8 @@ class Exchange:
     request_headers: list[tuple[str, str]] = field(default_factory=list)
     request_body: bytes = b""
     ip_address: str | None = None
+    # WARC-Truncated: "disconnect" for a body the connection ended before its promised length.
+    truncated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ def _records(writer: WARCWriter, ex: Exchange, warcinfo_id: str | None) -> tuple
     response_headers = {**common}
     if ex.ip_address:
         response_headers["WARC-IP-Address"] = ex.ip_address
+    if ex.truncated:
+        response_headers["WARC-Truncated"] = ex.truncated
 
     status_line = f"{ex.status} {ex.reason}".rstrip()
     http_response = StatusAndHeaders(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import UTC as _UTC, date, datetime, timedelta, tzinfo
 
 from hijridate import Hijri
 
@@ -133,6 +133,62 @@ def parse_hijri_date(text: str) -> tuple[str, str] | None:
     while end < len(text) and _HARAKAT_RE.match(text[end]):
         end += 1  # the tatweel of "هـ", folded away, is part of the date as written
     return date(day.year, day.month, day.day).isoformat(), " ".join(text[kept[m.start()] : end].split())
+
+
+# "منذ ٣ ساعات", "قبل يومين", "منذ دقيقة": a time before the fetch. Dual forms mean two; no number, one.
+_RELATIVE_UNITS: dict[str, tuple[timedelta, int]] = {}
+for _span, _forms in (
+    (timedelta(seconds=1), ("ثانية", "ثوان", "ثواني", "ثانيه", "ثانيتين:2", "ثانيتان:2")),
+    (timedelta(minutes=1), ("دقيقة", "دقائق", "دقيقه", "دقيقتين:2", "دقيقتان:2")),
+    (timedelta(hours=1), ("ساعة", "ساعات", "ساعه", "ساعتين:2", "ساعتان:2")),
+    (timedelta(days=1), ("يوم", "ايام", "يومين:2", "يومان:2")),
+    (timedelta(weeks=1), ("اسبوع", "اسابيع", "اسبوعين:2", "اسبوعان:2")),
+    (timedelta(days=30), ("شهر", "اشهر", "شهور", "شهرين:2", "شهران:2")),
+):
+    for _form in _forms:
+        _word, _, _count = _form.partition(":")
+        _RELATIVE_UNITS[_word] = (_span, int(_count or 1))
+_RELATIVE_ALT = "|".join(sorted(map(re.escape, _RELATIVE_UNITS), key=len, reverse=True))
+_RELATIVE_RE = re.compile(rf"(?<![\w])(?:منذ|قبل)\s+(?:حوالي\s+|نحو\s+)?(?:(?P<count>\d{{1,3}})\s*)?(?P<unit>{_RELATIVE_ALT})(?![\w])")
+_YESTERDAY_RE = re.compile(r"^(?:نشر\s+)?(?:امس|البارحة)$")
+# Words a relative date line may hold beside its date: "نشر منذ ٣ ساعات", "آخر تحديث: قبل يومين".
+_RELATIVE_LINE_WORDS = 3
+_LINE_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def parse_relative_date(text: str, fetched: datetime, zone: tzinfo) -> str | None:
+    """The date of a line that is a time before the fetch ("منذ ٣ ساعات"), or None.
+
+    Within the day: the moment, to the minute, with the zone's offset; a day or more: the day, in the zone.
+    The line must be the date and little else: "قبل يومين" inside a sentence is no date line.
+    """
+    folded = " ".join(_fold(text).split())
+    local = fetched.astimezone(zone)
+    if _YESTERDAY_RE.match(folded):
+        return (local - timedelta(days=1)).date().isoformat()
+    m = _RELATIVE_RE.search(folded)
+    if m is None or len(_LINE_WORD_RE.findall(folded[: m.start()] + " " + folded[m.end() :])) > _RELATIVE_LINE_WORDS:
+        return None
+    span, count = _RELATIVE_UNITS[m["unit"]]
+    when = local - span * (int(m["count"]) if m["count"] else count)
+    if span < timedelta(days=1):
+        return when.replace(second=0, microsecond=0).isoformat()
+    return when.date().isoformat()
+
+
+def is_relative_date_line(text: str) -> bool:
+    """A short line that is only a relative time ("منذ ٣ ساعات"): a date line, whatever the fetch time."""
+    return parse_relative_date(text, datetime(2000, 1, 1, tzinfo=_UTC), _UTC) is not None
+
+
+def localized(published: str | None, zone: tzinfo | None) -> str | None:
+    """A date and time given without an offset, in the zone's offset at that time (summer time included)."""
+    if published is None or zone is None or "T" not in published:
+        return published
+    moment = datetime.fromisoformat(published)
+    if moment.tzinfo is not None:
+        return published
+    return moment.replace(tzinfo=zone).isoformat()
 
 
 def normalize_digits(text: str) -> str:

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 
 from lxml import etree, html
 
-from crawler.extract.arabic_dates import parse_arabic_date
+from crawler.extract.arabic_dates import is_relative_date_line, parse_arabic_date
 from crawler.extract.density import TextDensity
+from crawler.extract.images import AGENCIES, TRAILING_CREDIT_RE, is_caption_line
 
 # Containers that never hold article body text on the sites we know. Words
 # match inside compound class names ("td-post-sharing" has "sharing");
@@ -113,14 +114,8 @@ _EXACT = frozenset(
         "خاص",
     }
 )
-_AGENCIES = (
-    "متابعات|وكالات|خاص|رويترز|فرانس برس|أ ف ب|أ\\.ف\\.ب|الأناضول|سانا|د ب أ|أسوشيتد برس|"
-    "AFP|Reuters|AP|DPA|Getty|أرشيف|إنترنت|انترنت|مواقع التواصل|وسائل التواصل"
-)
 # "إسطنبول - متابعات": a place, a dash, an agency tag, and nothing else.
-_DATELINE_RE = re.compile(rf"^[\w\s]{{2,30}}\s*[-–—/]\s*({_AGENCIES})\s*$")
-# A lead-image caption ends with its credit: "... - AFP", "... (رويترز)".
-_CAPTION_CREDIT_RE = re.compile(rf"(\s[-–—]\s*|\()({_AGENCIES})\)?\s*$")
+_DATELINE_RE = re.compile(rf"^[\w\s]{{2,30}}\s*[-–—/]\s*({AGENCIES})\s*$")
 # The head of a body: where datelines and bylines stand.
 _HEAD_LINES = 3
 _SITE_WORD_MIN = 4
@@ -257,13 +252,15 @@ class ParagraphFilter:
             return "title"
         if _DATELINE_RE.match(paragraph.strip()):
             return "dateline"
-        if len(paragraph) <= _CAPTION_MAX and _CAPTION_CREDIT_RE.search(paragraph):
+        if len(paragraph) <= _CAPTION_MAX and (TRAILING_CREDIT_RE.search(paragraph) or is_caption_line(paragraph)):
             return "caption"
         if _IMAGE_FILE_RE.match(paragraph.strip()):
             return "image_file"
         if _COMMENT_COUNT_RE.match(key):
             return "comment_count"
-        if len(paragraph) <= _DATE_LINE_MAX and parse_arabic_date(paragraph) and not _looks_like_sentence(paragraph):
+        if len(paragraph) <= _DATE_LINE_MAX and (
+            (parse_arabic_date(paragraph) and not _looks_like_sentence(paragraph)) or is_relative_date_line(paragraph)
+        ):
             return "date_line"
         return None
 

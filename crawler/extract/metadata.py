@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 from lxml import etree, html
 
-from crawler.extract.arabic_dates import may_hold_hijri, parse_arabic_date, parse_hijri_date
+from crawler.extract.arabic_dates import localized, may_hold_hijri, parse_arabic_date, parse_hijri_date, parse_relative_date
 from crawler.extract.boilerplate import fold
 from crawler.extract.density import TextDensity
+from crawler.extract.furniture import in_furniture
 from crawler.extract.rules import NO_RULES, ExtractionRules, css_to_xpath
 
 _SHOWN_TITLE_MIN = 10
@@ -71,14 +74,10 @@ _NOT_AUTHORS = {
 }
 _BYLINE_PREFIX_RE = re.compile(r"^(بقلم|كتب|كتبت|إعداد|اعداد|تقرير|By)\s*[:：]?\s*", re.IGNORECASE)
 _DATE_HINT_RE = re.compile(r"date|time|publish|posted|meta|byline|submitted", re.IGNORECASE)
-# Page furniture whose dates are not the article's: the header's "today"
-# widget, footers, sidebars, "most read" lists, tickers.
-_FURNITURE_WORDS = frozenset(
-    "masthead topbar sidebar widget widgets most popular trending today ticker breaking menu nav navbar related latest".split()
-)
-_WORD_SPLIT_RE = re.compile(r"[\s_-]+")
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
+_TAG_RE = re.compile(r"<[^>]{0,500}>")
+_RFC2822_RE = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 
 
 def _line_date(text: str) -> str | None:
@@ -103,8 +102,12 @@ class PageMetadata:
         url: str,
         rules: ExtractionRules = NO_RULES,
         density: TextDensity | None = None,
+        fetched: datetime | None = None,
     ) -> None:
         self.tree = tree
+        # When the page was fetched, for the dates it gives as a time before ("منذ ٣ ساعات").
+        self.fetched = fetched
+        self.zone = ZoneInfo(rules.timezone) if rules.timezone else None
         self.url = url
         self.rules = rules
         self.density = density
@@ -163,6 +166,10 @@ class PageMetadata:
 
     @property
     def published(self) -> str | None:
+        """ISO 8601; a time given without an offset takes the site file's timezone, when it has one."""
+        return localized(self._published(), self.zone)
+
+    def _published(self) -> str | None:
         for jd in self._jsonld:
             if found := _iso(jd.get("datePublished")):
                 return found
@@ -170,7 +177,7 @@ class PageMetadata:
             if found := _iso(self._meta.get(key.lower())):
                 return found
         for time in self.tree.iter("time"):
-            if not _in_furniture(time, self.tree) and (found := _iso(time.get("datetime"))):
+            if not in_furniture(time, self.tree) and (found := _iso(time.get("datetime"))):
                 return found
         return self._visible_date()
 
@@ -215,6 +222,20 @@ class PageMetadata:
         return None
 
     @property
+    def article_body(self) -> str | None:
+        """The body the page gives its article in JSON-LD (``articleBody``), tags and spacing squashed, if any."""
+        for jd in self._jsonld:
+            body = jd.get("articleBody")
+            if isinstance(body, str) and body.strip():
+                return _clean(_TAG_RE.sub(" ", body))
+        return None
+
+    @property
+    def lead_image(self) -> str | None:
+        """The image the page names as its own (og:image, twitter:image), as written."""
+        return self._meta.get("og:image") or self._meta.get("twitter:image") or None
+
+    @property
     def canonical_url(self) -> str:
         for href in self.tree.xpath("//link[@rel='canonical']/@href"):
             if href.strip():
@@ -233,14 +254,17 @@ class PageMetadata:
         if found := self._in_selector(_hijri_as_written):
             return found
         # One pass over the region's text first: most articles name no Hijri month anywhere.
-        region = self._article_region()
+        region = self.article_region()
         if region is None or not may_hold_hijri(region.text_content()):
             return None
         return self._date_line(_hijri_as_written)
 
     def _visible_date(self) -> str | None:
         """A date line the site wrote for the article: in date_selector, else near the headline or body."""
-        return self._date_line(_line_date)
+        if self.fetched is None:
+            return self._date_line(_line_date)
+        fetched, zone = self.fetched, self.zone or UTC
+        return self._date_line(lambda text: _line_date(text) or parse_relative_date(text, fetched, zone))
 
     def _in_selector(self, read: Callable[[str], str | None]) -> str | None:
         if self.rules.date_selector:
@@ -256,18 +280,18 @@ class PageMetadata:
         """What ``read`` finds first in the article's date lines: date_selector, then lines near the headline or body."""
         if found := self._in_selector(read):
             return found
-        region = self._article_region()
+        region = self.article_region()
         if region is None:
             return None
         # Date lines sit in elements named for it ("date", "post-meta") or,
         # on themes that name nothing, in a short line of their own.
         for el in region.iter(etree.Element):
-            if _DATE_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}") and not _in_furniture(el, region):
+            if _DATE_HINT_RE.search(f"{el.get('class', '')} {el.get('id', '')}") and not in_furniture(el, region):
                 text = _clean(el.text_content())
                 if len(text) <= 120 and (found := read(text)):
                     return found
         for el in region.iter(etree.Element):
-            if el.tag in ("script", "style") or _in_furniture(el, region):
+            if el.tag in ("script", "style") or in_furniture(el, region):
                 continue
             for text in (el.text, *(c.tail for c in el)):
                 text = _clean(text)
@@ -275,7 +299,7 @@ class PageMetadata:
                     return found
         return None
 
-    def _article_region(self) -> html.HtmlElement | None:
+    def article_region(self) -> html.HtmlElement | None:
         """The smallest element holding both the headline and the main text (the page body if need be)."""
         body = self.tree.find("body")
         if body is None:
@@ -289,26 +313,6 @@ class PageMetadata:
             if id(ancestor) in main_line:
                 return ancestor
         return body
-
-
-def _in_furniture(element: html.HtmlElement, stop: html.HtmlElement) -> bool:
-    """True when the element sits in a header, footer, sidebar or widget below `stop`.
-
-    A header or footer inside an <article> or <main> is the article's own.
-    """
-    line = []
-    for el in (element, *element.iterancestors()):
-        if el is stop:
-            break
-        line.append(el)
-    in_article = any(el.tag in ("article", "main") for el in element.iterancestors())
-    for el in line:
-        words = set(_WORD_SPLIT_RE.split(f"{el.get('class', '')} {el.get('id', '')}".lower()))
-        if el.tag in ("nav", "aside") or words & _FURNITURE_WORDS:
-            return True
-        if not in_article and (el.tag in ("header", "footer") or words & {"header", "footer"}):
-            return True
-    return False
 
 
 def _jsonld_items(tree: html.HtmlElement, seen_types: set[str]) -> Iterator[dict[str, Any]]:
@@ -341,7 +345,11 @@ def _iso(value: Any) -> str | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return None
+        # RFC 2822, as feeds write it and some themes copy into <time> and JSON-LD: "Fri, 22 Dec 2023 17:15:49 +0000".
+        try:
+            return parsedate_to_datetime(value).isoformat() if _RFC2822_RE.match(value) else None
+        except (TypeError, ValueError, IndexError):
+            return None
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return parsed.date().isoformat()
     return parsed.isoformat()

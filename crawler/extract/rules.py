@@ -36,6 +36,8 @@ class ExtractionRules:
     judge_articles: bool = False
     # The site file's `language`: what its pages are written in, whatever they say (a site that mislabels them).
     language: str | None = None
+    # The site file's `timezone` (IANA name): the zone of local times its pages give without an offset.
+    timezone: str | None = None
 
 
 NO_RULES = ExtractionRules()

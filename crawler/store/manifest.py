@@ -39,6 +39,7 @@ REQUIRED_KEYS = (
     "author",
     "language",
     "free_access",
+    "images",
     "fetched_at",
     "warc",
     "warc_record_id",

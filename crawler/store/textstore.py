@@ -6,7 +6,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.capture.records import CaptureRef
 from crawler.store.atomic import (
@@ -16,6 +16,9 @@ from crawler.store.atomic import (
     stage,
     staging_folder,
 )
+
+if TYPE_CHECKING:
+    from crawler.extract.images import Image
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Document:
     notes: tuple[str, ...] = ()  # how extraction went, for stats: "body_selector_missed"
     published_hijri: str | None = None  # the Hijri date as the page writes it
     free_access: bool | None = None  # JSON-LD isAccessibleForFree
+    images: tuple[Image, ...] = ()  # the article's images, captions and credits, in page order
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ def manifest_entry(doc: Document, *, url: str, site: str, stored: StoredText, ca
         "published": doc.published,
         "published_hijri": doc.published_hijri,
         "free_access": doc.free_access,
+        "images": [image.as_entry() for image in doc.images],
         "author": doc.author,
         "language": doc.language,
         "fetched_at": capture.date if capture else None,
