@@ -121,3 +121,20 @@ def test_a_local_time_takes_the_offset_its_zone_had_that_day() -> None:
     assert localized("2022-01-15T10:00:00+01:00", beirut) == "2022-01-15T10:00:00+01:00"
     assert localized("2022-01-15", beirut) == "2022-01-15"
     assert localized("2022-01-15T10:00:00", None) == "2022-01-15T10:00:00"
+
+
+def test_a_utc_time_takes_the_offset_of_the_local_time_the_page_gives_beside_it() -> None:
+    from crawler.extract.document import extract_document
+
+    body = "".join(f"<p>{'وقالت مصادر محلية إن الأهالي ينتظرون عودة الخدمات الأساسية إلى أحيائهم.'} {n}</p>" for n in range(8))
+
+    def published(head: str) -> str | None:
+        page = f"<html lang='ar'><head><title>خبر</title>{head}</head><body><article><h1>عنوان الخبر هنا</h1>{body}</article></body></html>"
+        return extract_document("https://e.test/news/1", "text/html; charset=utf-8", page.encode()).published
+
+    utc = '<meta property="article:published_time" content="2023-12-24T01:06:51+00:00">'
+    # The same moment shown as the site's local time: its day, the 23rd, is the article's.
+    assert published(utc + '<meta name="published_at" content="2023-12-23 17:06:51">') == "2023-12-23T17:06:51-08:00"
+    assert published(utc) == "2023-12-24T01:06:51+00:00"
+    # Another moment (a modified time) says nothing of the offset.
+    assert published(utc + '<meta name="modified_at" content="2023-12-23 17:07:30">') == "2023-12-24T01:06:51+00:00"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -77,6 +77,10 @@ _DATE_HINT_RE = re.compile(r"date|time|publish|posted|meta|byline|submitted", re
 _ARABIC_RE = re.compile(r"[\u0600-\u06ff]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 _TAG_RE = re.compile(r"<[^>]{0,500}>")
+_NAIVE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+# UTC offsets run from -12:00 to +14:00, in quarter hours (Nepal's +05:45).
+_MAX_OFFSET = timedelta(hours=14)
+_OFFSET_STEP = 900
 _RFC2822_RE = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 
 
@@ -172,14 +176,34 @@ class PageMetadata:
     def _published(self) -> str | None:
         for jd in self._jsonld:
             if found := _iso(jd.get("datePublished")):
-                return found
+                return self._in_local_offset(found)
         for key in _DATE_META:
             if found := _iso(self._meta.get(key.lower())):
-                return found
+                return self._in_local_offset(found)
         for time in self.tree.iter("time"):
             if not in_furniture(time, self.tree) and (found := _iso(time.get("datetime"))):
-                return found
+                return self._in_local_offset(found)
         return self._visible_date()
+
+    def _in_local_offset(self, found: str) -> str:
+        """A time in UTC, in the site's own offset where the page also writes the same moment as a local time.
+
+        Many CMSs give datePublished in UTC and show the local time beside it ("2023-12-24T01:06:51+00:00" and
+        "2023-12-23 17:06:51"): the difference is the site's offset, and the local day is the article's.
+        """
+        moment = datetime.fromisoformat(found) if "T" in found else None
+        if moment is None or moment.utcoffset() != timedelta(0):
+            return found
+        utc = moment.replace(tzinfo=None)
+        local_times = [*self._meta.values(), *(t.get("datetime") or "" for t in self.tree.iter("time"))]
+        for value in local_times:
+            local = _naive_time(value)
+            if local is None or local == utc:
+                continue
+            offset = local - utc
+            if abs(offset) <= _MAX_OFFSET and offset.total_seconds() % _OFFSET_STEP == 0:
+                return moment.astimezone(timezone(offset)).isoformat()
+        return found
 
     @property
     def author(self) -> str | None:
@@ -353,6 +377,17 @@ def _iso(value: Any) -> str | None:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return parsed.date().isoformat()
     return parsed.isoformat()
+
+
+def _naive_time(value: str) -> datetime | None:
+    """A date and time without an offset ("2023-12-23 17:06:51"), to the second, or None."""
+    value = value.strip()
+    if not _NAIVE_TIME_RE.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _strip_site_name(title: str, site_name: str | None) -> str:
