@@ -84,23 +84,20 @@ class HostileCrawl:
 
     def responses(self, path: str) -> list[Any]:
         """(HTTP headers, payload bytes) of every response record captured for this URL."""
+        return [(http, payload) for _, http, payload in self._response_records(path)]
+
+    def truncated_responses(self, path: str) -> list[tuple[str | None, bytes]]:
+        """(WARC-Truncated, payload bytes) of every response record captured for this URL."""
+        return [(warc.get_header("WARC-Truncated"), payload) for warc, _, payload in self._response_records(path)]
+
+    def _response_records(self, path: str) -> list[tuple[Any, Any, bytes]]:
         found = []
         for file in (self.archive / "warc").rglob("*.warc.gz"):
             with file.open("rb") as f:
                 for record in ArchiveIterator(f):
                     if record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == self.url + path:
                         # raw_stream: the payload as it came off the wire, not un-gzipped by warcio.
-                        found.append((record.http_headers, record.raw_stream.read()))
-        return found
-
-    def truncated_responses(self, path: str) -> list[tuple[str | None, bytes]]:
-        """(WARC-Truncated, payload bytes) of every response record captured for this URL."""
-        found = []
-        for file in (self.archive / "warc").rglob("*.warc.gz"):
-            with file.open("rb") as f:
-                for record in ArchiveIterator(f):
-                    if record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == self.url + path:
-                        found.append((record.rec_headers.get_header("WARC-Truncated"), record.raw_stream.read()))
+                        found.append((record.rec_headers, record.http_headers, record.raw_stream.read()))
         return found
 
 

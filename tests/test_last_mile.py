@@ -17,6 +17,7 @@ import pytest
 
 from crawler.store.manifest import read_manifest
 from tests.conftest import FixtureServer, _toml, crawl, run_scrapy, stat
+from tests.test_capture import read_captures, responses
 
 PARAGRAPHS = [
     "قالت مصادر محلية إن الأهالي في المدينة ينتظرون منذ أسابيع عودة الخدمات الأساسية إلى أحيائهم، وسط وعود متكررة من الجهات المسؤولة.",
@@ -131,7 +132,7 @@ def test_a_body_cut_short_is_captured_no_document_and_fetched_again(site: Any) -
     assert f"No document from {server.url}/news/cut.html: the body was cut short in transfer" in first.stderr
     report = json.loads(sorted((archive / "runs" / "mile").glob("*.json"))[-1].read_text(encoding="utf-8"))
     assert report["failures"]["no_document"]["truncated"] == 2
-    captured = {r.rec_headers.get_header("WARC-Target-URI"): r.rec_headers.get_header("WARC-Truncated") for r in _responses(archive)}
+    captured = {r["headers"].get_header("WARC-Target-URI"): r["headers"].get_header("WARC-Truncated") for r in responses(read_captures(archive))}
     assert captured[f"{server.url}/news/short.html"] == "disconnect" and captured[f"{server.url}/news/whole.html"] is None
 
     server.clear_log()
@@ -145,16 +146,6 @@ def test_a_body_cut_short_is_captured_no_document_and_fetched_again(site: Any) -
     # The same bytes twice are one capture; the short body came cut differently on each run.
     assert "skipped (no_document/truncated): " in result.stdout
     assert sorted(read_manifest(rebuilt / "manifest.jsonl"), key=json.dumps) == sorted(read_manifest(archive / "manifest.jsonl"), key=json.dumps)
-
-
-def _responses(archive: Path) -> list[Any]:
-    from warcio.archiveiterator import ArchiveIterator
-
-    found = []
-    for path in sorted((archive / "warc").rglob("*.warc.gz")):
-        with path.open("rb") as f:
-            found += [r for r in ArchiveIterator(f) if r.rec_type == "response"]
-    return found
 
 
 def test_captions_and_credits_leave_the_body_for_the_manifest_key_images(site: Any) -> None:
